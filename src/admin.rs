@@ -1,0 +1,140 @@
+//! The admin HTTP server, apart from the work: `/livez` (the worker's loop is turning),
+//! `/readyz` (Redis and the task set's dependencies answer, and we are not shutting down) and
+//! `/metrics` (Prometheus text).
+
+use crate::conn::Redis;
+use crate::metrics::Metrics;
+use crate::protocol::now_ms;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use lyanna_task_api::Hook;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long the worker loop may go without turning before `/livez` fails. One turn is at most
+/// a poll delay, a backoff (10 s cap) and a Redis timeout, well inside this.
+pub const STUCK_AFTER: Duration = Duration::from_secs(60);
+
+/// What the worker reports about itself for the probes.
+#[derive(Default)]
+pub struct Probe {
+    last_turn_ms: AtomicI64,
+    started: AtomicBool,
+    stopping: AtomicBool,
+    deps_ok: AtomicBool,
+}
+
+impl Probe {
+    pub fn new() -> Arc<Self> {
+        let p = Probe::default();
+        p.last_turn_ms.store(now_ms(), Ordering::Relaxed);
+        p.deps_ok.store(true, Ordering::Relaxed);
+        Arc::new(p)
+    }
+    /// The worker loop went round once.
+    pub fn turned(&self) {
+        self.last_turn_ms.store(now_ms(), Ordering::Relaxed);
+    }
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Relaxed);
+    }
+    pub fn set_stopping(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+    }
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+    pub fn alive(&self) -> bool {
+        now_ms() - self.last_turn_ms.load(Ordering::Relaxed) < STUCK_AFTER.as_millis() as i64
+    }
+    pub fn ready(&self, redis: &Redis) -> bool {
+        self.started.load(Ordering::Relaxed)
+            && !self.is_stopping()
+            && redis.is_ready()
+            && self.deps_ok.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    probe: Arc<Probe>,
+    redis: Redis,
+    metrics: Arc<Metrics>,
+}
+
+async fn livez(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.probe.alive() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "worker loop stuck\n")
+    }
+}
+
+async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
+    if s.probe.ready(&s.redis) {
+        (StatusCode::OK, "ready\n")
+    } else if s.probe.is_stopping() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.render(),
+    )
+}
+
+/// Checks the task set's dependencies every few seconds for `/readyz`.
+pub async fn watch_dependencies(probe: Arc<Probe>, check: Hook, shutdown: CancellationToken) {
+    loop {
+        let ok = match tokio::time::timeout(Duration::from_secs(5), check()).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "task set dependency not ready");
+                false
+            }
+            Err(_) => false,
+        };
+        probe.deps_ok.store(ok, Ordering::Relaxed);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+/// Binds the admin server (port 0 allowed) and serves it until `shutdown`; returns the bound
+/// address.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    probe: Arc<Probe>,
+    redis: Redis,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = Router::new()
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(AdminState { probe, redis, metrics });
+    tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "admin server failed");
+        }
+    });
+    tracing::info!(addr = %bound, "admin server listening");
+    Ok(bound)
+}

@@ -1,0 +1,116 @@
+//! Codecs: bytes <-> [`Value`], pure and I/O-free.
+//!
+//! arq lets every queue pick its serializer; all workers and producers of a queue must agree.
+//! Pickle is arq's default (and lyanna's); msgpack and JSON are the common alternatives.
+
+pub mod json;
+pub mod msgpack;
+pub mod pickle;
+
+use lyanna_task_api::{PyObject, Value};
+
+/// Largest payload we decode or encode (arq has no limit; a runaway value must not take the
+/// worker's memory with it).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Deepest nesting of containers we build (dropping deeper trees could exhaust the stack).
+pub const MAX_DEPTH: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CodecError {
+    #[error("payload ended early")]
+    Truncated,
+    #[error("payload of {0} bytes is larger than the {MAX_PAYLOAD_BYTES} byte limit")]
+    TooLarge(usize),
+    #[error("values nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    #[error("unsupported pickle opcode 0x{opcode:02x} at byte {at}")]
+    UnsupportedOpcode { opcode: u8, at: usize },
+    #[error("refusing to load global {module}.{name}: only datetime types are allowed in jobs")]
+    ForbiddenGlobal { module: String, name: String },
+    #[error("malformed payload: {0}")]
+    Malformed(String),
+    #[error("{codec} cannot represent {what}")]
+    Unrepresentable { codec: &'static str, what: String },
+}
+
+/// How pickle treats globals other than the datetime family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Globals {
+    /// Job payloads: refuse (no code is ever run, and no unknown class is trusted).
+    Refuse,
+    /// Results read back for display: keep as opaque `module.Name(args)` objects.
+    Opaque,
+}
+
+/// A queue's serializer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pickle,
+    Msgpack,
+    Json,
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pickle" => Ok(Codec::Pickle),
+            "msgpack" => Ok(Codec::Msgpack),
+            "json" => Ok(Codec::Json),
+            other => Err(format!(
+                "unknown codec {other:?} (expected pickle, msgpack or json)"
+            )),
+        }
+    }
+}
+
+impl Codec {
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Pickle => "pickle",
+            Codec::Msgpack => "msgpack",
+            Codec::Json => "json",
+        }
+    }
+
+    pub fn encode(self, value: &Value) -> Result<Vec<u8>, CodecError> {
+        let out = match self {
+            Codec::Pickle => pickle::encode(value)?,
+            Codec::Msgpack => msgpack::encode(value)?,
+            Codec::Json => json::encode(value)?,
+        };
+        if out.len() > MAX_PAYLOAD_BYTES {
+            return Err(CodecError::TooLarge(out.len()));
+        }
+        Ok(out)
+    }
+
+    pub fn decode(self, bytes: &[u8], globals: Globals) -> Result<Value, CodecError> {
+        if bytes.len() > MAX_PAYLOAD_BYTES {
+            return Err(CodecError::TooLarge(bytes.len()));
+        }
+        match self {
+            Codec::Pickle => pickle::decode(bytes, globals),
+            Codec::Msgpack => msgpack::decode(bytes),
+            Codec::Json => json::decode(bytes),
+        }
+    }
+
+    /// The `r` field of a failure result: the exception itself where the codec can carry it
+    /// (pickle, so Python's `job.result()` re-raises it), else its message, which Python's
+    /// client raises as `SerializationError(message)` (arq itself stores
+    /// "unable to serialize result" there; a message says more).
+    pub fn exception_value(self, exc: &PyObject) -> Value {
+        match self {
+            Codec::Pickle => Value::Object(exc.clone()),
+            Codec::Msgpack | Codec::Json => {
+                let msg = exc.message();
+                if msg.is_empty() {
+                    Value::Str(exc.name.clone())
+                } else {
+                    Value::Str(format!("{}: {msg}", exc.name))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! What each command line does: run a worker, `--check`, and the client commands, with their
+//! output formats and exit codes.
+
+use crate::admin::{self, Probe};
+use crate::client::{Client, Defer, EnqueueOptions};
+use crate::config::{Cli, Command, ConfigError, HttpAddr};
+use crate::conn::Redis;
+use crate::metrics::Metrics;
+use crate::protocol::job::JobResult;
+use crate::protocol::keys;
+use crate::worker::Worker;
+use lyanna_task_api::{Args, Value};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How a command ended, as a process exit code.
+pub type Exit = i32;
+
+/// Runs the parsed command line. Configuration errors come back as `Err` (exit 64).
+pub async fn run(cli: Cli, shutdown: CancellationToken) -> Result<anyhow::Result<Exit>, ConfigError> {
+    let redis_settings = cli.common.redis()?;
+    let codec = cli.common.codec()?;
+    match cli.command {
+        None if cli.worker.check => Ok(check(&redis_settings, &cli.common.queue).await),
+        None => {
+            let settings = cli.worker.settings(&cli.common)?;
+            let http = cli.worker.http_addr()?;
+            let name = cli.worker.settings.clone().ok_or(ConfigError {
+                flag: "--settings",
+                env: "LYANNA_SETTINGS",
+                problem: format!("required to run a worker (one of: {})", lyanna_tasks::SETTINGS_NAMES.join(", ")),
+            })?;
+            let tasks = lyanna_tasks::task_set(&name).map_err(|problem| ConfigError {
+                flag: "--settings",
+                env: "LYANNA_SETTINGS",
+                problem,
+            })?;
+            Ok(run_worker(settings, tasks, redis_settings, http, shutdown).await)
+        }
+        Some(cmd) => {
+            let redis = Redis::new(&redis_settings).map_err(|e| ConfigError {
+                flag: "--redis-url",
+                env: "REDIS_URL",
+                problem: e.to_string(),
+            })?;
+            let client = Client::new(redis, cli.common.queue.clone(), codec);
+            Ok(client_command(&client, cmd).await)
+        }
+    }
+}
+
+async fn run_worker(
+    settings: crate::worker::WorkerSettings,
+    tasks: lyanna_task_api::TaskSet,
+    redis_settings: crate::conn::RedisSettings,
+    http: HttpAddr,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Exit> {
+    let metrics = Arc::new(Metrics::new());
+    let probe = Probe::new();
+    // The admin server comes up before Redis so probes answer (not ready) during start-up.
+    let redis = Redis::new(&redis_settings)?;
+    let admin_stop = CancellationToken::new();
+    if let HttpAddr::At(addr) = http {
+        admin::serve(addr, probe.clone(), redis.clone(), metrics.clone(), admin_stop.clone()).await?;
+    }
+    if let Some(check) = tasks.ready_check.clone() {
+        tokio::spawn(admin::watch_dependencies(probe.clone(), check, admin_stop.clone()));
+    }
+    // Fail fast on a wrong password or unreachable Redis at start-up.
+    let redis = Redis::connect(&redis_settings).await.map(|_| redis)?;
+    let worker = Worker::new(settings, tasks, redis, metrics, probe.clone());
+    let stop_probe = probe.clone();
+    let watch = shutdown.clone();
+    tokio::spawn(async move {
+        watch.cancelled().await;
+        stop_probe.set_stopping();
+    });
+    let r = worker.run(shutdown).await;
+    admin_stop.cancel();
+    r.map(|()| 0)
+}
+
+/// arq's `--check`: 0 when the queue's health key exists, 1 otherwise.
+async fn check(settings: &crate::conn::RedisSettings, queue: &str) -> anyhow::Result<Exit> {
+    let redis = Redis::connect(settings).await?;
+    let mut conn = redis.conn().await?;
+    let value: Option<String> = redis::cmd("GET").arg(keys::health(queue)).query_async(&mut conn).await?;
+    Ok(match value {
+        Some(v) => {
+            println!("Health check successful: {v}");
+            0
+        }
+        None => {
+            println!("Health check failed: no health check sentinel value found");
+            1
+        }
+    })
+}
+
+/// A CLI argument: JSON when it parses, else the string itself.
+pub fn parse_arg(s: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v) => from_json(v),
+        Err(_) => Value::Str(s.to_string()),
+    }
+}
+
+fn from_json(v: serde_json::Value) -> Value {
+    crate::codec::json::decode(v.to_string().as_bytes()).unwrap_or(Value::None)
+}
+
+/// A value as JSON for display: tuples and sets as arrays, bytes and datetimes as strings,
+/// exceptions as `{"type": "module.Name", "args": [...]}`.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::None => serde_json::Value::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::BigInt(b) => json!(b.to_string()),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), serde_json::Value::Number),
+        Value::Str(s) => json!(s),
+        Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
+            serde_json::Value::Array(xs.iter().map(to_json).collect())
+        }
+        Value::Dict(kv) if kv.iter().all(|(k, _)| matches!(k, Value::Str(_))) => serde_json::Value::Object(
+            kv.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v))).collect(),
+        ),
+        Value::Dict(kv) => serde_json::Value::Array(kv.iter().map(|(k, v)| json!([to_json(k), to_json(v)])).collect()),
+        Value::Object(o) => json!({"type": o.class_path(), "args": o.args.iter().map(to_json).collect::<Vec<_>>()}),
+        other => json!(other.to_string()),
+    }
+}
+
+fn result_json(r: &JobResult) -> serde_json::Value {
+    json!({
+        "job_id": r.job_id,
+        "function": r.function,
+        "success": r.success,
+        "result": to_json(&r.result),
+        "tries": r.job_try,
+        "enqueue_time_ms": r.enqueue_time_ms,
+        "start_time_ms": r.start_ms,
+        "finish_time_ms": r.finish_ms,
+        "queue": r.queue_name,
+    })
+}
+
+fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Some((secs * 1000.0).round() as i64);
+    }
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+}
+
+fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v.max(0.0)).unwrap_or(Duration::ZERO)
+}
+
+async fn client_command(client: &Client, cmd: Command) -> anyhow::Result<Exit> {
+    match cmd {
+        Command::Enqueue { function, args, kwargs, job_id, defer_by, defer_until, expires } => {
+            let mut kw = Vec::new();
+            for item in &kwargs {
+                let (k, v) = item
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--kwarg {item:?} is not K=V"))?;
+                kw.push((k.to_string(), parse_arg(v)));
+            }
+            let defer = match (defer_by, defer_until) {
+                (Some(s), _) => Defer::By(secs(s)),
+                (None, Some(t)) => Defer::Until(
+                    parse_time(&t).ok_or_else(|| anyhow::anyhow!("--defer-until {t:?} is not RFC 3339 or Unix seconds"))?,
+                ),
+                (None, None) => Defer::Now,
+            };
+            let opts = EnqueueOptions { job_id: job_id.clone(), defer, expires: expires.map(secs), ..Default::default() };
+            let args = Args::new(args.iter().map(|a| parse_arg(a)).collect(), kw);
+            match client.enqueue(&function, args, opts).await? {
+                Some(id) => {
+                    println!("{id}");
+                    Ok(0)
+                }
+                None => {
+                    eprintln!("job {} already exists (queued, running or with a stored result); not enqueued", job_id.unwrap_or_default());
+                    Ok(1)
+                }
+            }
+        }
+        Command::Status { id } => {
+            println!("{}", client.status(&id).await?.as_str());
+            Ok(0)
+        }
+        Command::Result { id, wait } => match client.result(&id, secs(wait)).await? {
+            Some(r) => {
+                println!("{}", serde_json::to_string_pretty(&result_json(&r))?);
+                Ok(if r.success { 0 } else { 1 })
+            }
+            None => {
+                eprintln!("no result for job {id} ({})", client.status(&id).await?.as_str());
+                Ok(2)
+            }
+        },
+        Command::Abort { id, wait } => {
+            if client.abort(&id, secs(wait)).await? {
+                println!("aborted");
+                Ok(0)
+            } else {
+                println!("not aborted ({})", client.status(&id).await?.as_str());
+                Ok(1)
+            }
+        }
+        Command::Queue { json } => {
+            let s = client.summary().await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"queue": client.queue(), "queued": s.queued, "deferred": s.deferred, "in_progress": s.in_progress, "results": s.results})
+                );
+            } else {
+                println!("queue:       {}", client.queue());
+                println!("queued:      {}", s.queued);
+                println!("deferred:    {}", s.deferred);
+                println!("in progress: {}", s.in_progress);
+                println!("results:     {}", s.results);
+            }
+            Ok(0)
+        }
+    }
+}

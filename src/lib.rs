@@ -1,0 +1,36 @@
+//! lyanna-worker: a worker and client for Python arq's Redis job queue, byte for byte
+//! compatible, so Python producers, Python workers and ours share one queue.
+//!
+//! # Layout
+//! - [`codec`]: pickle (safe subset, our own), msgpack and JSON; bytes <-> [`Value`]. Pure.
+//! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
+//! - [`conn`]: Redis connectivity: the shared connection, reconnects, readiness, URL masking.
+//! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched) ->
+//!   [`worker::execute`] (checks, timeout, outcome) -> [`worker::finish`] (batched MULTI,
+//!   retried until written); beside them [`worker::abort`], [`worker::cron`],
+//!   [`worker::health`] and the in-progress heartbeat (`worker/running.rs`).
+//! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
+//!   CLI.
+//! - [`config`]: CLI flags and environment -> a validated [`config::Config`] (exit 64 on bad
+//!   settings), and the task-set registry by `--settings` name.
+//! - [`metrics`]: Prometheus counters and histograms.
+//! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
+//! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
+//!   output and exit codes.
+//! - `main.rs`: turns signals into the shutdown token and runs a command.
+//!
+//! Task functions and their value model live in `lyanna-task-api`; the task sets
+//! (`Diagnostics`, the blog's `WorkerSettings`) in `lyanna-tasks`.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod client;
+pub mod codec;
+pub mod commands;
+pub mod config;
+pub mod conn;
+pub mod metrics;
+pub mod protocol;
+pub mod worker;
+
+pub use lyanna_task_api::{Args, JobContext, TaskError, TaskSet, Value};

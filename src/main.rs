@@ -1,0 +1,76 @@
+//! The `lyanna-worker` binary: parse, set up logging, turn signals into the shutdown token,
+//! run the command.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use lyanna_worker::commands;
+use lyanna_worker::config::{Cli, EXIT_USAGE};
+use tokio_util::sync::CancellationToken;
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// SIGTERM or SIGINT: cancel `token` (graceful drain). A second signal exits at once; the
+/// jobs still running are recovered by other workers when their in-progress keys expire.
+async fn signals(token: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::info!("shutdown requested; draining (signal again to exit at once)");
+    token.cancel();
+    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+    tracing::warn!("second signal: exiting now");
+    std::process::exit(1);
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let json = match cli.common.json_logs() {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("lyanna-worker: {e}");
+            std::process::exit(EXIT_USAGE);
+        }
+    };
+    init_logging(json);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lyanna-worker: cannot start the runtime: {e}");
+            std::process::exit(70);
+        }
+    };
+    let code = rt.block_on(async {
+        let token = CancellationToken::new();
+        tokio::spawn(signals(token.clone()));
+        match commands::run(cli, token).await {
+            Err(e) => {
+                eprintln!("lyanna-worker: {e}");
+                EXIT_USAGE
+            }
+            Ok(Ok(code)) => code,
+            Ok(Err(e)) => {
+                eprintln!("lyanna-worker: {e:#}");
+                1
+            }
+        }
+    });
+    std::process::exit(code);
+}

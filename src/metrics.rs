@@ -1,0 +1,118 @@
+//! Prometheus metrics of one worker process (served by the admin server's `/metrics`).
+
+use crate::worker::execute::Outcome;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+fn function(name: &str) -> Labels {
+    vec![("function".to_string(), name.to_string())]
+}
+
+fn seconds_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+    ])
+}
+
+/// Counters and gauges the worker updates as jobs move.
+pub struct Metrics {
+    registry: Registry,
+    started: Family<Labels, Counter>,
+    completed: Family<Labels, Counter>,
+    failed: Family<Labels, Counter>,
+    retried: Family<Labels, Counter>,
+    aborted: Family<Labels, Counter>,
+    duration: Family<Labels, Histogram>,
+    queue_wait: Family<Labels, Histogram>,
+    pub in_progress: Gauge,
+    pub queue_depth: Gauge,
+    pub redis_connections: Counter,
+    cron_enqueued: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("lyanna_worker");
+        let m = Metrics {
+            started: Family::default(),
+            completed: Family::default(),
+            failed: Family::default(),
+            retried: Family::default(),
+            aborted: Family::default(),
+            duration: Family::new_with_constructor(seconds_histogram),
+            queue_wait: Family::new_with_constructor(seconds_histogram),
+            in_progress: Gauge::default(),
+            queue_depth: Gauge::default(),
+            redis_connections: Counter::default(),
+            cron_enqueued: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("jobs_started", "Jobs started, by function", m.started.clone());
+        registry.register("jobs_completed", "Jobs that returned a value", m.completed.clone());
+        registry.register("jobs_failed", "Jobs finished with an error (aborts included)", m.failed.clone());
+        registry.register("jobs_retried", "Jobs put back on the queue to run again", m.retried.clone());
+        registry.register("jobs_aborted", "Jobs aborted by a client", m.aborted.clone());
+        registry.register("job_duration_seconds", "Run time of a job", m.duration.clone());
+        registry.register(
+            "job_queue_wait_seconds",
+            "Time from when a job was due (enqueue or defer time) to its start",
+            m.queue_wait.clone(),
+        );
+        registry.register("jobs_in_progress", "Jobs running in this worker", m.in_progress.clone());
+        registry.register("queue_depth", "Jobs in the queue set (due, deferred and running)", m.queue_depth.clone());
+        registry.register("redis_connections", "Connections made to Redis (reconnects after the first)", m.redis_connections.clone());
+        registry.register("cron_enqueued", "Cron ticks enqueued by this worker", m.cron_enqueued.clone());
+        registry.register(
+            "build",
+            "Build information",
+            Info::new(vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn started(&self, f: &str, wait_ms: i64) {
+        self.started.get_or_create(&function(f)).inc();
+        self.queue_wait.get_or_create(&function(f)).observe(wait_ms as f64 / 1000.0);
+    }
+
+    pub fn finished(&self, f: &str, outcome: Outcome, seconds: f64) {
+        let fam = match outcome {
+            Outcome::Complete => &self.completed,
+            Outcome::Failed => &self.failed,
+            Outcome::Retried => &self.retried,
+        };
+        fam.get_or_create(&function(f)).inc();
+        self.duration.get_or_create(&function(f)).observe(seconds);
+    }
+
+    pub fn aborted(&self, f: &str) {
+        self.aborted.get_or_create(&function(f)).inc();
+    }
+
+    pub fn cron_enqueued(&self, name: &str) {
+        self.cron_enqueued
+            .get_or_create(&vec![("name".to_string(), name.to_string())])
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

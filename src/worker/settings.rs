@@ -1,0 +1,62 @@
+//! A worker's resolved settings (arq's `Worker(...)` arguments), defaults as arq's.
+
+use crate::codec::Codec;
+use crate::protocol::cron::CronTz;
+use crate::protocol::keys;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub queue_name: String,
+    pub codec: Codec,
+    pub max_jobs: usize,
+    pub job_timeout: Duration,
+    pub poll_delay: Duration,
+    /// How many queued ids one poll looks at (arq: max(max_jobs * 5, 100)).
+    pub queue_read_limit: usize,
+    /// Zero: results are not stored.
+    pub keep_result: Duration,
+    pub keep_result_forever: bool,
+    pub max_tries: u32,
+    pub health_check_interval: Duration,
+    pub allow_abort_jobs: bool,
+    pub burst: bool,
+    /// Negative: no limit.
+    pub max_burst_jobs: i64,
+    pub job_completion_wait: Duration,
+    /// TTL of our in-progress keys, refreshed by a heartbeat while the job runs; a crashed
+    /// worker's jobs are picked up again after it (arq: the longest timeout + 10 s). `None`
+    /// keeps arq's TTL and no heartbeat.
+    pub heartbeat_ttl: Option<Duration>,
+    pub timezone: CronTz,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            queue_name: keys::DEFAULT_QUEUE.to_string(),
+            codec: Codec::Pickle,
+            max_jobs: 10,
+            job_timeout: Duration::from_secs(300),
+            poll_delay: Duration::from_millis(500),
+            queue_read_limit: 100,
+            keep_result: Duration::from_secs(3600),
+            keep_result_forever: false,
+            max_tries: 5,
+            health_check_interval: Duration::from_secs(60),
+            allow_abort_jobs: false,
+            burst: false,
+            max_burst_jobs: -1,
+            job_completion_wait: Duration::ZERO,
+            heartbeat_ttl: Some(Duration::from_secs(30)),
+            timezone: CronTz::utc(),
+        }
+    }
+}
+
+impl WorkerSettings {
+    /// arq's `queue_read_limit` default for a given `max_jobs`.
+    pub fn default_read_limit(max_jobs: usize) -> usize {
+        (max_jobs * 5).max(100)
+    }
+}
