@@ -19,7 +19,10 @@ use tokio_util::sync::CancellationToken;
 pub type Exit = i32;
 
 /// Runs the parsed command line. Configuration errors come back as `Err` (exit 64).
-pub async fn run(cli: Cli, shutdown: CancellationToken) -> Result<anyhow::Result<Exit>, ConfigError> {
+pub async fn run(
+    cli: Cli,
+    shutdown: CancellationToken,
+) -> Result<anyhow::Result<Exit>, ConfigError> {
     let redis_settings = cli.common.redis()?;
     let codec = cli.common.codec()?;
     match cli.command {
@@ -30,7 +33,10 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> Result<anyhow::Result
             let name = cli.worker.settings.clone().ok_or(ConfigError {
                 flag: "--settings",
                 env: "LYANNA_SETTINGS",
-                problem: format!("required to run a worker (one of: {})", lyanna_tasks::SETTINGS_NAMES.join(", ")),
+                problem: format!(
+                    "required to run a worker (one of: {})",
+                    lyanna_tasks::SETTINGS_NAMES.join(", ")
+                ),
             })?;
             let tasks = lyanna_tasks::task_set(&name).map_err(|problem| ConfigError {
                 flag: "--settings",
@@ -64,10 +70,21 @@ async fn run_worker(
     let redis = Redis::new(&redis_settings)?;
     let admin_stop = CancellationToken::new();
     if let HttpAddr::At(addr) = http {
-        admin::serve(addr, probe.clone(), redis.clone(), metrics.clone(), admin_stop.clone()).await?;
+        admin::serve(
+            addr,
+            probe.clone(),
+            redis.clone(),
+            metrics.clone(),
+            admin_stop.clone(),
+        )
+        .await?;
     }
     if let Some(check) = tasks.ready_check.clone() {
-        tokio::spawn(admin::watch_dependencies(probe.clone(), check, admin_stop.clone()));
+        tokio::spawn(admin::watch_dependencies(
+            probe.clone(),
+            check,
+            admin_stop.clone(),
+        ));
     }
     // Fail fast on a wrong password or unreachable Redis at start-up.
     let redis = Redis::connect(&redis_settings).await.map(|_| redis)?;
@@ -87,7 +104,10 @@ async fn run_worker(
 async fn check(settings: &crate::conn::RedisSettings, queue: &str) -> anyhow::Result<Exit> {
     let redis = Redis::connect(settings).await?;
     let mut conn = redis.conn().await?;
-    let value: Option<String> = redis::cmd("GET").arg(keys::health(queue)).query_async(&mut conn).await?;
+    let value: Option<String> = redis::cmd("GET")
+        .arg(keys::health(queue))
+        .query_async(&mut conn)
+        .await?;
     Ok(match value {
         Some(v) => {
             println!("Health check successful: {v}");
@@ -120,16 +140,28 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::Bool(b) => json!(b),
         Value::Int(i) => json!(i),
         Value::BigInt(b) => json!(b.to_string()),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), serde_json::Value::Number),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(json!(f.to_string()), serde_json::Value::Number)
+        }
         Value::Str(s) => json!(s),
         Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
             serde_json::Value::Array(xs.iter().map(to_json).collect())
         }
-        Value::Dict(kv) if kv.iter().all(|(k, _)| matches!(k, Value::Str(_))) => serde_json::Value::Object(
-            kv.iter().map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v))).collect(),
+        Value::Dict(kv) if kv.iter().all(|(k, _)| matches!(k, Value::Str(_))) => {
+            serde_json::Value::Object(
+                kv.iter()
+                    .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Dict(kv) => serde_json::Value::Array(
+            kv.iter()
+                .map(|(k, v)| json!([to_json(k), to_json(v)]))
+                .collect(),
         ),
-        Value::Dict(kv) => serde_json::Value::Array(kv.iter().map(|(k, v)| json!([to_json(k), to_json(v)])).collect()),
-        Value::Object(o) => json!({"type": o.class_path(), "args": o.args.iter().map(to_json).collect::<Vec<_>>()}),
+        Value::Object(o) => {
+            json!({"type": o.class_path(), "args": o.args.iter().map(to_json).collect::<Vec<_>>()})
+        }
         other => json!(other.to_string()),
     }
 }
@@ -152,7 +184,9 @@ fn parse_time(s: &str) -> Option<i64> {
     if let Ok(secs) = s.parse::<f64>() {
         return Some((secs * 1000.0).round() as i64);
     }
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
 }
 
 fn secs(v: f64) -> Duration {
@@ -161,7 +195,15 @@ fn secs(v: f64) -> Duration {
 
 async fn client_command(client: &Client, cmd: Command) -> anyhow::Result<Exit> {
     match cmd {
-        Command::Enqueue { function, args, kwargs, job_id, defer_by, defer_until, expires } => {
+        Command::Enqueue {
+            function,
+            args,
+            kwargs,
+            job_id,
+            defer_by,
+            defer_until,
+            expires,
+        } => {
             let mut kw = Vec::new();
             for item in &kwargs {
                 let (k, v) = item
@@ -171,12 +213,17 @@ async fn client_command(client: &Client, cmd: Command) -> anyhow::Result<Exit> {
             }
             let defer = match (defer_by, defer_until) {
                 (Some(s), _) => Defer::By(secs(s)),
-                (None, Some(t)) => Defer::Until(
-                    parse_time(&t).ok_or_else(|| anyhow::anyhow!("--defer-until {t:?} is not RFC 3339 or Unix seconds"))?,
-                ),
+                (None, Some(t)) => Defer::Until(parse_time(&t).ok_or_else(|| {
+                    anyhow::anyhow!("--defer-until {t:?} is not RFC 3339 or Unix seconds")
+                })?),
                 (None, None) => Defer::Now,
             };
-            let opts = EnqueueOptions { job_id: job_id.clone(), defer, expires: expires.map(secs), ..Default::default() };
+            let opts = EnqueueOptions {
+                job_id: job_id.clone(),
+                defer,
+                expires: expires.map(secs),
+                ..Default::default()
+            };
             let args = Args::new(args.iter().map(|a| parse_arg(a)).collect(), kw);
             match client.enqueue(&function, args, opts).await? {
                 Some(id) => {
@@ -199,7 +246,10 @@ async fn client_command(client: &Client, cmd: Command) -> anyhow::Result<Exit> {
                 Ok(if r.success { 0 } else { 1 })
             }
             None => {
-                eprintln!("no result for job {id} ({})", client.status(&id).await?.as_str());
+                eprintln!(
+                    "no result for job {id} ({})",
+                    client.status(&id).await?.as_str()
+                );
                 Ok(2)
             }
         },

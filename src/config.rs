@@ -13,7 +13,11 @@ use std::time::Duration;
 pub const EXIT_USAGE: i32 = 64;
 
 #[derive(Parser, Debug)]
-#[command(name = "lyanna-worker", version, about = "A Rust worker and client for Python arq's Redis job queue")]
+#[command(
+    name = "lyanna-worker",
+    version,
+    about = "A Rust worker and client for Python arq's Redis job queue"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -27,7 +31,13 @@ pub struct Cli {
 #[derive(ClapArgs, Debug)]
 pub struct Common {
     /// Redis URL (redis:// or rediss://, with user:password@ and /db as needed).
-    #[arg(long, env = "REDIS_URL", default_value = "redis://localhost:6379", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://localhost:6379",
+        global = true,
+        hide_env_values = true
+    )]
     pub redis_url: String,
     /// Queue name (the sorted set's key).
     #[arg(long, env = "LYANNA_QUEUE", default_value = "arq:queue", global = true)]
@@ -152,12 +162,25 @@ pub struct ConfigError {
 }
 
 fn bad(flag: &'static str, env: &'static str, problem: impl Into<String>) -> ConfigError {
-    ConfigError { flag, env, problem: problem.into() }
+    ConfigError {
+        flag,
+        env,
+        problem: problem.into(),
+    }
 }
 
-fn seconds(v: f64, flag: &'static str, env: &'static str, allow_zero: bool) -> Result<Duration, ConfigError> {
+fn seconds(
+    v: f64,
+    flag: &'static str,
+    env: &'static str,
+    allow_zero: bool,
+) -> Result<Duration, ConfigError> {
     if !v.is_finite() || v < 0.0 || (!allow_zero && v == 0.0) {
-        let need = if allow_zero { "zero or more seconds" } else { "more than zero seconds" };
+        let need = if allow_zero {
+            "zero or more seconds"
+        } else {
+            "more than zero seconds"
+        };
         return Err(bad(flag, env, format!("{v} is not {need}")));
     }
     Duration::try_from_secs_f64(v).map_err(|e| bad(flag, env, e.to_string()))
@@ -172,20 +195,32 @@ pub enum HttpAddr {
 
 impl Common {
     pub fn codec(&self) -> Result<Codec, ConfigError> {
-        self.codec.parse().map_err(|e: String| bad("--codec", "LYANNA_CODEC", e))
+        self.codec
+            .parse()
+            .map_err(|e: String| bad("--codec", "LYANNA_CODEC", e))
     }
 
     pub fn redis(&self) -> Result<RedisSettings, ConfigError> {
         let url = &self.redis_url;
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://")) {
+        if !(url.starts_with("redis://")
+            || url.starts_with("rediss://")
+            || url.starts_with("unix://"))
+        {
             return Err(bad(
                 "--redis-url",
                 "REDIS_URL",
-                format!("{} is not a redis://, rediss:// or unix:// URL", crate::conn::mask_url(url)),
+                format!(
+                    "{} is not a redis://, rediss:// or unix:// URL",
+                    crate::conn::mask_url(url)
+                ),
             ));
         }
         redis::Client::open(url.as_str()).map_err(|e| {
-            bad("--redis-url", "REDIS_URL", format!("{}: {e}", crate::conn::mask_url(url)))
+            bad(
+                "--redis-url",
+                "REDIS_URL",
+                format!("{}: {e}", crate::conn::mask_url(url)),
+            )
         })?;
         Ok(RedisSettings::from_url(url.clone()))
     }
@@ -194,7 +229,11 @@ impl Common {
         match self.log_format.as_str() {
             "text" => Ok(false),
             "json" => Ok(true),
-            other => Err(bad("--log-format", "LYANNA_LOG_FORMAT", format!("{other:?} is not text or json"))),
+            other => Err(bad(
+                "--log-format",
+                "LYANNA_LOG_FORMAT",
+                format!("{other:?} is not text or json"),
+            )),
         }
     }
 }
@@ -203,10 +242,18 @@ impl WorkerFlags {
     /// Resolves the worker settings; `queue` and `codec` come from the common flags.
     pub fn settings(&self, common: &Common) -> Result<WorkerSettings, ConfigError> {
         if self.max_jobs < 1 || self.max_jobs > 100_000 {
-            return Err(bad("--max-jobs", "LYANNA_MAX_JOBS", format!("{} is not between 1 and 100000", self.max_jobs)));
+            return Err(bad(
+                "--max-jobs",
+                "LYANNA_MAX_JOBS",
+                format!("{} is not between 1 and 100000", self.max_jobs),
+            ));
         }
         if self.max_tries < 1 || self.max_tries > i64::from(u32::MAX) {
-            return Err(bad("--max-tries", "LYANNA_MAX_TRIES", format!("{} is not at least 1", self.max_tries)));
+            return Err(bad(
+                "--max-tries",
+                "LYANNA_MAX_TRIES",
+                format!("{} is not at least 1", self.max_tries),
+            ));
         }
         if common.queue.is_empty() {
             return Err(bad("--queue", "LYANNA_QUEUE", "must not be empty"));
@@ -215,27 +262,62 @@ impl WorkerFlags {
         let queue_read_limit = match self.queue_read_limit {
             None => WorkerSettings::default_read_limit(max_jobs),
             Some(n) if n >= 1 => n as usize,
-            Some(n) => return Err(bad("--queue-read-limit", "LYANNA_QUEUE_READ_LIMIT", format!("{n} is not at least 1"))),
+            Some(n) => {
+                return Err(bad(
+                    "--queue-read-limit",
+                    "LYANNA_QUEUE_READ_LIMIT",
+                    format!("{n} is not at least 1"),
+                ))
+            }
         };
-        let heartbeat = seconds(self.heartbeat_ttl, "--heartbeat-ttl", "LYANNA_HEARTBEAT_TTL", true)?;
+        let heartbeat = seconds(
+            self.heartbeat_ttl,
+            "--heartbeat-ttl",
+            "LYANNA_HEARTBEAT_TTL",
+            true,
+        )?;
         if !heartbeat.is_zero() && heartbeat < Duration::from_secs(3) {
-            return Err(bad("--heartbeat-ttl", "LYANNA_HEARTBEAT_TTL", "must be 0 (off) or at least 3 seconds"));
+            return Err(bad(
+                "--heartbeat-ttl",
+                "LYANNA_HEARTBEAT_TTL",
+                "must be 0 (off) or at least 3 seconds",
+            ));
         }
         Ok(WorkerSettings {
             queue_name: common.queue.clone(),
             codec: common.codec()?,
             max_jobs,
-            job_timeout: seconds(self.job_timeout, "--job-timeout", "LYANNA_JOB_TIMEOUT", false)?,
+            job_timeout: seconds(
+                self.job_timeout,
+                "--job-timeout",
+                "LYANNA_JOB_TIMEOUT",
+                false,
+            )?,
             poll_delay: seconds(self.poll_delay, "--poll-delay", "LYANNA_POLL_DELAY", false)?,
             queue_read_limit,
-            keep_result: seconds(self.keep_result, "--keep-result", "LYANNA_KEEP_RESULT", true)?,
+            keep_result: seconds(
+                self.keep_result,
+                "--keep-result",
+                "LYANNA_KEEP_RESULT",
+                true,
+            )?,
             keep_result_forever: self.keep_result_forever,
             max_tries: self.max_tries as u32,
-            health_check_interval: seconds(self.health_check_interval, "--health-check-interval", "LYANNA_HEALTH_CHECK_INTERVAL", false)?,
+            health_check_interval: seconds(
+                self.health_check_interval,
+                "--health-check-interval",
+                "LYANNA_HEALTH_CHECK_INTERVAL",
+                false,
+            )?,
             allow_abort_jobs: self.allow_abort_jobs,
             burst: self.burst,
             max_burst_jobs: self.max_burst_jobs,
-            job_completion_wait: seconds(self.job_completion_wait, "--job-completion-wait", "LYANNA_JOB_COMPLETION_WAIT", true)?,
+            job_completion_wait: seconds(
+                self.job_completion_wait,
+                "--job-completion-wait",
+                "LYANNA_JOB_COMPLETION_WAIT",
+                true,
+            )?,
             heartbeat_ttl: (!heartbeat.is_zero()).then_some(heartbeat),
             timezone: self.timezone()?,
         })
@@ -246,8 +328,16 @@ impl WorkerFlags {
             .timezone
             .clone()
             .map(|v| (v, "--timezone", "LYANNA_TIMEZONE"))
-            .or_else(|| std::env::var("ARQ_TIMEZONE").ok().map(|v| (v, "ARQ_TIMEZONE", "ARQ_TIMEZONE")))
-            .or_else(|| std::env::var("TIMEZONE").ok().map(|v| (v, "TIMEZONE", "TIMEZONE")))
+            .or_else(|| {
+                std::env::var("ARQ_TIMEZONE")
+                    .ok()
+                    .map(|v| (v, "ARQ_TIMEZONE", "ARQ_TIMEZONE"))
+            })
+            .or_else(|| {
+                std::env::var("TIMEZONE")
+                    .ok()
+                    .map(|v| (v, "TIMEZONE", "TIMEZONE"))
+            })
             .filter(|(v, _, _)| !v.is_empty());
         match named {
             None => Ok(CronTz::local_fixed()),
@@ -260,10 +350,13 @@ impl WorkerFlags {
         if self.http_addr == "off" {
             return Ok(HttpAddr::Off);
         }
-        self.http_addr
-            .parse()
-            .map(HttpAddr::At)
-            .map_err(|_| bad("--http-addr", "LYANNA_HTTP_ADDR", format!("{:?} is not host:port or off", self.http_addr)))
+        self.http_addr.parse().map(HttpAddr::At).map_err(|_| {
+            bad(
+                "--http-addr",
+                "LYANNA_HTTP_ADDR",
+                format!("{:?} is not host:port or off", self.http_addr),
+            )
+        })
     }
 }
 
@@ -296,12 +389,21 @@ mod tests {
         assert_eq!(e.flag, "--max-jobs");
         assert!(e.to_string().contains("LYANNA_MAX_JOBS"));
         let cli = parse(&["--codec", "yaml"]);
-        assert_eq!(cli.worker.settings(&cli.common).unwrap_err().flag, "--codec");
+        assert_eq!(
+            cli.worker.settings(&cli.common).unwrap_err().flag,
+            "--codec"
+        );
         let cli = parse(&["--poll-delay", "-1"]);
-        assert_eq!(cli.worker.settings(&cli.common).unwrap_err().flag, "--poll-delay");
+        assert_eq!(
+            cli.worker.settings(&cli.common).unwrap_err().flag,
+            "--poll-delay"
+        );
         let cli = parse(&["--redis-url", "http://x"]);
         assert_eq!(cli.common.redis().unwrap_err().flag, "--redis-url");
         let cli = parse(&["--timezone", "Mars/Olympus"]);
-        assert_eq!(cli.worker.settings(&cli.common).unwrap_err().flag, "--timezone");
+        assert_eq!(
+            cli.worker.settings(&cli.common).unwrap_err().flag,
+            "--timezone"
+        );
     }
 }

@@ -17,7 +17,8 @@ fn function(name: &str) -> Labels {
 
 fn seconds_histogram() -> Histogram {
     Histogram::new([
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        300.0,
     ])
 }
 
@@ -60,32 +61,77 @@ impl Metrics {
             cron_enqueued: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("jobs_started", "Jobs started, by function", m.started.clone());
-        registry.register("jobs_completed", "Jobs that returned a value", m.completed.clone());
-        registry.register("jobs_failed", "Jobs finished with an error (aborts included)", m.failed.clone());
-        registry.register("jobs_retried", "Jobs put back on the queue to run again", m.retried.clone());
-        registry.register("jobs_aborted", "Jobs aborted by a client", m.aborted.clone());
-        registry.register("job_duration_seconds", "Run time of a job", m.duration.clone());
+        registry.register(
+            "jobs_started",
+            "Jobs started, by function",
+            m.started.clone(),
+        );
+        registry.register(
+            "jobs_completed",
+            "Jobs that returned a value",
+            m.completed.clone(),
+        );
+        registry.register(
+            "jobs_failed",
+            "Jobs finished with an error (aborts included)",
+            m.failed.clone(),
+        );
+        registry.register(
+            "jobs_retried",
+            "Jobs put back on the queue to run again",
+            m.retried.clone(),
+        );
+        registry.register(
+            "jobs_aborted",
+            "Jobs aborted by a client",
+            m.aborted.clone(),
+        );
+        registry.register(
+            "job_duration_seconds",
+            "Run time of a job",
+            m.duration.clone(),
+        );
         registry.register(
             "job_queue_wait_seconds",
             "Time from when a job was due (enqueue or defer time) to its start",
             m.queue_wait.clone(),
         );
-        registry.register("jobs_in_progress", "Jobs running in this worker", m.in_progress.clone());
-        registry.register("queue_depth", "Jobs in the queue set (due, deferred and running)", m.queue_depth.clone());
-        registry.register("redis_connections", "Connections made to Redis (reconnects after the first)", m.redis_connections.clone());
-        registry.register("cron_enqueued", "Cron ticks enqueued by this worker", m.cron_enqueued.clone());
+        registry.register(
+            "jobs_in_progress",
+            "Jobs running in this worker",
+            m.in_progress.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Jobs in the queue set (due, deferred and running)",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "redis_connections",
+            "Connections made to Redis (reconnects after the first)",
+            m.redis_connections.clone(),
+        );
+        registry.register(
+            "cron_enqueued",
+            "Cron ticks enqueued by this worker",
+            m.cron_enqueued.clone(),
+        );
         registry.register(
             "build",
             "Build information",
-            Info::new(vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
+            Info::new(vec![(
+                "version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            )]),
         );
         Metrics { registry, ..m }
     }
 
     pub fn started(&self, f: &str, wait_ms: i64) {
         self.started.get_or_create(&function(f)).inc();
-        self.queue_wait.get_or_create(&function(f)).observe(wait_ms as f64 / 1000.0);
+        self.queue_wait
+            .get_or_create(&function(f))
+            .observe(wait_ms as f64 / 1000.0);
     }
 
     pub fn finished(&self, f: &str, outcome: Outcome, seconds: f64) {

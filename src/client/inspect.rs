@@ -119,7 +119,11 @@ impl Client {
     pub async fn abort(&self, id: &str, wait: Duration) -> Result<bool, ClientError> {
         let mut conn = self.conn().await?;
         let score: Option<f64> = self.report(
-            redis::cmd("ZSCORE").arg(&self.queue).arg(id).query_async(&mut conn).await,
+            redis::cmd("ZSCORE")
+                .arg(&self.queue)
+                .arg(id)
+                .query_async(&mut conn)
+                .await,
         )?;
         if score.is_some_and(|s| s as i64 > now_ms()) {
             self.report(
@@ -139,7 +143,10 @@ impl Client {
                 .query_async::<()>(&mut conn)
                 .await,
         )?;
-        Ok(self.result(id, wait).await?.is_some_and(|r| is_cancelled(&r)))
+        Ok(self
+            .result(id, wait)
+            .await?
+            .is_some_and(|r| is_cancelled(&r)))
     }
 
     pub async fn summary(&self) -> Result<QueueSummary, ClientError> {
@@ -192,7 +199,12 @@ impl Client {
                 break;
             }
         }
-        Ok(QueueSummary { queued: due - in_progress.min(due), deferred, in_progress, results })
+        Ok(QueueSummary {
+            queued: due - in_progress.min(due),
+            deferred,
+            in_progress,
+            results,
+        })
     }
 }
 

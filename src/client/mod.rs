@@ -48,7 +48,13 @@ pub struct EnqueueOptions {
 
 impl Default for EnqueueOptions {
     fn default() -> Self {
-        EnqueueOptions { job_id: None, queue: None, defer: Defer::Now, expires: None, job_try: None }
+        EnqueueOptions {
+            job_id: None,
+            queue: None,
+            defer: Defer::Now,
+            expires: None,
+            job_try: None,
+        }
     }
 }
 
@@ -62,7 +68,11 @@ pub struct Client {
 
 impl Client {
     pub fn new(redis: Redis, queue: impl Into<String>, codec: Codec) -> Self {
-        Client { redis, queue: queue.into(), codec }
+        Client {
+            redis,
+            queue: queue.into(),
+            codec,
+        }
     }
 
     pub fn queue(&self) -> &str {
@@ -92,7 +102,9 @@ impl Client {
         args: Args,
         opts: EnqueueOptions,
     ) -> Result<Option<String>, ClientError> {
-        let id = opts.job_id.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+        let id = opts
+            .job_id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let queue = opts.queue.as_deref().unwrap_or(&self.queue);
         let now = now_ms();
         let score = match opts.defer {
@@ -109,7 +121,12 @@ impl Client {
                 "the job would expire before it is enqueued (expiry {expires_ms} ms)"
             )));
         }
-        let job = Job { job_try: opts.job_try, function: function.to_string(), args, enqueue_time_ms: now };
+        let job = Job {
+            job_try: opts.job_try,
+            function: function.to_string(),
+            args,
+            enqueue_time_ms: now,
+        };
         let payload = self.codec.encode(&job.to_value())?;
         let mut conn = self.conn().await?;
         let added: i64 = self.report(
@@ -128,7 +145,12 @@ impl Client {
     }
 
     /// Convenience: positional arguments only, defaults otherwise.
-    pub async fn enqueue_args(&self, function: &str, args: Vec<Value>) -> Result<Option<String>, ClientError> {
-        self.enqueue(function, Args::new(args, vec![]), EnqueueOptions::default()).await
+    pub async fn enqueue_args(
+        &self,
+        function: &str,
+        args: Vec<Value>,
+    ) -> Result<Option<String>, ClientError> {
+        self.enqueue(function, Args::new(args, vec![]), EnqueueOptions::default())
+            .await
     }
 }

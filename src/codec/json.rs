@@ -101,7 +101,12 @@ fn key_string(k: &Value) -> Result<String, CodecError> {
             write_float(&mut s, *f);
             s
         }
-        other => return Err(unrepresentable(&format!("a {} dict key", other.type_name()))),
+        other => {
+            return Err(unrepresentable(&format!(
+                "a {} dict key",
+                other.type_name()
+            )))
+        }
     })
 }
 

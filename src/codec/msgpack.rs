@@ -38,7 +38,11 @@ fn from_mp(v: Mp) -> Result<Value, CodecError> {
         Mp::F64(f) => Value::Float(f),
         Mp::String(s) => match s.into_str() {
             Some(s) => Value::Str(s),
-            None => return Err(CodecError::Malformed("msgpack: invalid UTF-8 in str".into())),
+            None => {
+                return Err(CodecError::Malformed(
+                    "msgpack: invalid UTF-8 in str".into(),
+                ))
+            }
         },
         Mp::Binary(b) => Value::Bytes(b),
         Mp::Array(items) => Value::List(items.into_iter().map(from_mp).collect::<Result<_, _>>()?),
@@ -47,7 +51,11 @@ fn from_mp(v: Mp) -> Result<Value, CodecError> {
                 .map(|(k, v)| Ok((from_mp(k)?, from_mp(v)?)))
                 .collect::<Result<_, CodecError>>()?,
         ),
-        Mp::Ext(t, _) => return Err(CodecError::Malformed(format!("msgpack: extension type {t}"))),
+        Mp::Ext(t, _) => {
+            return Err(CodecError::Malformed(format!(
+                "msgpack: extension type {t}"
+            )))
+        }
     })
 }
 
@@ -64,7 +72,9 @@ fn to_mp(v: &Value) -> Result<Mp, CodecError> {
         Value::Float(f) => Mp::F64(*f),
         Value::Str(s) => Mp::String(s.as_str().into()),
         Value::Bytes(b) => Mp::Binary(b.clone()),
-        Value::List(xs) | Value::Tuple(xs) => Mp::Array(xs.iter().map(to_mp).collect::<Result<_, _>>()?),
+        Value::List(xs) | Value::Tuple(xs) => {
+            Mp::Array(xs.iter().map(to_mp).collect::<Result<_, _>>()?)
+        }
         Value::Dict(kv) => Mp::Map(
             kv.iter()
                 .map(|(k, v)| Ok((to_mp(k)?, to_mp(v)?)))

@@ -27,7 +27,10 @@ mod tests {
 
     #[test]
     fn hides_passwords() {
-        assert_eq!(mask_url("redis://:s3cret@h:6379/2"), "redis://:***@h:6379/2");
+        assert_eq!(
+            mask_url("redis://:s3cret@h:6379/2"),
+            "redis://:***@h:6379/2"
+        );
         assert_eq!(mask_url("rediss://app:pw@h/0"), "rediss://app:***@h/0");
         assert_eq!(mask_url("redis://token@h"), "redis://***@h");
         assert_eq!(mask_url("redis://h:6379"), "redis://h:6379");

@@ -6,7 +6,9 @@
 //! the defer score, with `fold=0` (the first of two ambiguous times; a time skipped by DST is
 //! read with the offset in force before the change).
 
-use chrono::{Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike};
+use chrono::{
+    Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike,
+};
 use lyanna_task_api::CronSchedule;
 
 /// The zone cron times are computed in.
@@ -51,7 +53,9 @@ impl CronTz {
             CronTz::Fixed(o) => i64::from(o.local_minus_utc()),
             CronTz::Named(tz) => match tz.offset_from_local_datetime(&wall) {
                 chrono::LocalResult::Single(o) => i64::from(o.fix().local_minus_utc()),
-                chrono::LocalResult::Ambiguous(first, _) => i64::from(first.fix().local_minus_utc()),
+                chrono::LocalResult::Ambiguous(first, _) => {
+                    i64::from(first.fix().local_minus_utc())
+                }
                 chrono::LocalResult::None => {
                     let before = wall - Duration::hours(3);
                     tz.offset_from_local_datetime(&before)
@@ -89,14 +93,26 @@ fn next_candidate(dt: NaiveDateTime, s: &CronSchedule) -> Option<NaiveDateTime> 
         i64::from(dt.second()),
     );
     if !matches(&s.month, dt.month()) {
-        let (y, mo) = if dt.month() == 12 { (dt.year() + 1, 1) } else { (dt.year(), dt.month() + 1) };
+        let (y, mo) = if dt.month() == 12 {
+            (dt.year() + 1, 1)
+        } else {
+            (dt.year(), dt.month() + 1)
+        };
         return NaiveDate::from_ymd_opt(y, mo, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
     }
     if !matches(&s.day, dt.day()) || !matches(&s.weekday, dt.weekday().num_days_from_monday()) {
-        return Some(dt + Duration::days(1) - Duration::hours(h) - Duration::minutes(m) - Duration::seconds(sec) - micro);
+        return Some(
+            dt + Duration::days(1)
+                - Duration::hours(h)
+                - Duration::minutes(m)
+                - Duration::seconds(sec)
+                - micro,
+        );
     }
     if !matches(&s.hour, dt.hour()) {
-        return Some(dt + Duration::hours(1) - Duration::minutes(m) - Duration::seconds(sec) - micro);
+        return Some(
+            dt + Duration::hours(1) - Duration::minutes(m) - Duration::seconds(sec) - micro,
+        );
     }
     if !matches(&s.minute, dt.minute()) {
         return Some(dt + Duration::minutes(1) - Duration::seconds(sec) - micro);
@@ -146,7 +162,10 @@ mod tests {
         let n2 = next_run(n, &s).unwrap();
         assert_eq!(n2, at("2026-11-25T14:05:00.123456"));
         let ms = CronTz::utc().unix_ms(n);
-        assert_eq!(job_id("cron:flush_to_db", ms), format!("cron:flush_to_db:{ms}"));
+        assert_eq!(
+            job_id("cron:flush_to_db", ms),
+            format!("cron:flush_to_db:{ms}")
+        );
         assert_eq!(ms % 1000, 123);
     }
 

@@ -24,7 +24,9 @@ pub fn parse_health(s: &str) -> Option<HealthCounts> {
     let mut c = HealthCounts::default();
     let mut seen = 0;
     for part in s.split_whitespace() {
-        let Some((k, v)) = part.split_once('=') else { continue };
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
         let v: u64 = v.parse().ok()?;
         match k {
             "j_complete" => c.complete = v,
@@ -45,9 +47,18 @@ mod tests {
 
     #[test]
     fn format_and_parse() {
-        let c = HealthCounts { complete: 12, failed: 1, retried: 0, ongoing: 2, queued: 5 };
+        let c = HealthCounts {
+            complete: 12,
+            failed: 1,
+            retried: 0,
+            ongoing: 2,
+            queued: 5,
+        };
         let s = health_string("Nov-25 14:03:07", c);
-        assert_eq!(s, "Nov-25 14:03:07 j_complete=12 j_failed=1 j_retried=0 j_ongoing=2 queued=5");
+        assert_eq!(
+            s,
+            "Nov-25 14:03:07 j_complete=12 j_failed=1 j_retried=0 j_ongoing=2 queued=5"
+        );
         assert_eq!(parse_health(&s), Some(c));
         assert_eq!(parse_health("garbage"), None);
     }

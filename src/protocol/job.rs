@@ -62,12 +62,20 @@ impl Job {
 
     pub fn from_value(v: Value) -> Result<Job, FormatError> {
         let Value::Dict(items) = v else {
-            return Err(FormatError(format!("expected a dict, got {}", v.type_name())));
+            return Err(FormatError(format!(
+                "expected a dict, got {}",
+                v.type_name()
+            )));
         };
         let mut f = Fields::new(items);
         let function = match f.take("f")? {
             Value::Str(s) => s,
-            other => return Err(FormatError(format!("'f' is {}, not str", other.type_name()))),
+            other => {
+                return Err(FormatError(format!(
+                    "'f' is {}, not str",
+                    other.type_name()
+                )))
+            }
         };
         let args = parse_args(f.take("a")?, f.take("k")?)?;
         let job_try = match f.take("t")? {
@@ -104,7 +112,10 @@ impl JobResult {
     /// Reads a result; `q` and `id` are optional, as in arq (older workers did not write them).
     pub fn from_value(v: Value) -> Result<JobResult, FormatError> {
         let Value::Dict(items) = v else {
-            return Err(FormatError(format!("expected a dict, got {}", v.type_name())));
+            return Err(FormatError(format!(
+                "expected a dict, got {}",
+                v.type_name()
+            )));
         };
         let mut f = Fields::new(items);
         let function = f.take("f")?.as_str().unwrap_or("<unknown>").to_string();
@@ -152,14 +163,22 @@ fn int_field(name: &str, v: &Value) -> Result<i64, FormatError> {
         Value::Int(i) => Ok(*i),
         // msgpack/JSON producers may write float timestamps.
         Value::Float(f) if f.is_finite() => Ok(f.round() as i64),
-        other => Err(FormatError(format!("{name:?} is {}, not int", other.type_name()))),
+        other => Err(FormatError(format!(
+            "{name:?} is {}, not int",
+            other.type_name()
+        ))),
     }
 }
 
 fn parse_args(a: Value, k: Value) -> Result<Args, FormatError> {
     let args = match a {
         Value::Tuple(v) | Value::List(v) => v,
-        other => return Err(FormatError(format!("'a' is {}, not a sequence", other.type_name()))),
+        other => {
+            return Err(FormatError(format!(
+                "'a' is {}, not a sequence",
+                other.type_name()
+            )))
+        }
     };
     let kwargs = match k {
         Value::Dict(kv) => kv
@@ -173,7 +192,12 @@ fn parse_args(a: Value, k: Value) -> Result<Args, FormatError> {
             })
             .collect::<Result<_, _>>()?,
         Value::None => Vec::new(),
-        other => return Err(FormatError(format!("'k' is {}, not a dict", other.type_name()))),
+        other => {
+            return Err(FormatError(format!(
+                "'k' is {}, not a dict",
+                other.type_name()
+            )))
+        }
     };
     Ok(Args { args, kwargs })
 }

@@ -16,14 +16,20 @@ pub(crate) async fn cancel_aborted(
     let (entries, ()): (Vec<(String, f64)>, ()) = redis::pipe()
         .atomic()
         .zrange_withscores(keys::ABORT_SET, 0, -1)
-        .zrembyscore(keys::ABORT_SET, "-inf", format!("({}", now_ms() - keys::ABORT_MAX_AGE_MS))
+        .zrembyscore(
+            keys::ABORT_SET,
+            "-inf",
+            format!("({}", now_ms() - keys::ABORT_MAX_AGE_MS),
+        )
         .ignore()
         .query_async(conn)
         .await
         .map(|(e,): (Vec<(String, f64)>,)| (e, ()))?;
     let mut acted = Vec::new();
     for (id, asked) in entries {
-        let Some(job) = running.jobs.get(&id) else { continue };
+        let Some(job) = running.jobs.get(&id) else {
+            continue;
+        };
         // A request made before this job was enqueued was meant for an earlier job with the
         // same id (arq #485); leave this one alone and let the entry age out.
         if (asked as i64) < job.enqueue_time_ms.load(Ordering::Relaxed) {

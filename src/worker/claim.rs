@@ -6,7 +6,8 @@ use redis::aio::MultiplexedConnection;
 use redis::{RedisError, Value as RV};
 use std::sync::LazyLock;
 
-static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(include_str!("claim.lua")));
+static CLAIM: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("claim.lua")));
 
 /// A job this worker now owns.
 #[derive(Debug, Clone, PartialEq)]

@@ -79,7 +79,11 @@ impl CronScheduler {
             (None, true) => Some(job_id(&e.name, ms)),
             (None, false) => None,
         };
-        Due { name: e.name.clone(), job_id, defer_until_ms: (next > now).then_some(ms) }
+        Due {
+            name: e.name.clone(),
+            job_id,
+            defer_until_ms: (next > now).then_some(ms),
+        }
     }
 
     /// Enqueues what is due now. A tick another worker already enqueued is refused by its
@@ -90,7 +94,11 @@ impl CronScheduler {
         }
         let delay = shared.settings.poll_delay.max(Duration::from_millis(500));
         let due = self.due(self.tz.now_wall(), delay);
-        let client = Client::new(shared.redis.clone(), shared.settings.queue_name.clone(), shared.settings.codec);
+        let client = Client::new(
+            shared.redis.clone(),
+            shared.settings.queue_name.clone(),
+            shared.settings.codec,
+        );
         for d in due {
             let opts = EnqueueOptions {
                 job_id: d.job_id.clone(),
@@ -104,7 +112,9 @@ impl CronScheduler {
                 }
                 Ok(None) => {}
                 Err(crate::client::ClientError::Redis(e)) => return Err(e),
-                Err(e) => tracing::error!(name = %d.name, error = %e, "cron job could not be enqueued"),
+                Err(e) => {
+                    tracing::error!(name = %d.name, error = %e, "cron job could not be enqueued")
+                }
             }
         }
         Ok(())
@@ -132,7 +142,10 @@ mod tests {
         let due = s.due(at("2026-11-25T10:00:59.5"), d);
         assert_eq!(due.len(), 1);
         let ms = CronTz::utc().unix_ms(at("2026-11-25T10:01:00.123456"));
-        assert_eq!(due[0].job_id.as_deref(), Some(format!("cron:flush:{ms}").as_str()));
+        assert_eq!(
+            due[0].job_id.as_deref(),
+            Some(format!("cron:flush:{ms}").as_str())
+        );
         assert_eq!(due[0].defer_until_ms, Some(ms));
         assert!(s.due(at("2026-11-25T10:00:59.9"), d).is_empty());
     }

@@ -36,7 +36,11 @@ fn cancelled() -> PyObject {
 
 /// Python's `repr()` of a str, for messages arq formats with `!r`.
 pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -49,7 +53,9 @@ pub fn py_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -67,7 +73,14 @@ struct Known {
 }
 
 impl Shared {
-    fn stored(&self, k: &Known, id: &str, success: bool, result: Value, keep: Keep) -> Option<StoredResult> {
+    fn stored(
+        &self,
+        k: &Known,
+        id: &str,
+        success: bool,
+        result: Value,
+        keep: Keep,
+    ) -> Option<StoredResult> {
         let ttl_ms = match keep {
             Keep::Forever => None,
             Keep::For(ms) if ms > 0 => Some(ms),
@@ -153,7 +166,10 @@ pub(crate) async fn run_job(
     };
     let Some(payload) = c.payload.as_deref() else {
         warn!(job_id = id, "job expired");
-        return (shared.failed_early(id, &k, job_execution_failed("job expired".into())), Outcome::Failed);
+        return (
+            shared.failed_early(id, &k, job_execution_failed("job expired".into())),
+            Outcome::Failed,
+        );
     };
     let job = match shared
         .settings
@@ -165,7 +181,11 @@ pub(crate) async fn run_job(
         Ok(job) => job,
         Err(e) => {
             warn!(job_id = id, error = %e, "deserializing job failed");
-            let err = exc("arq.jobs", "DeserializationError", vec![Value::str("unable to deserialize job")]);
+            let err = exc(
+                "arq.jobs",
+                "DeserializationError",
+                vec![Value::str("unable to deserialize job")],
+            );
             return (shared.failed_early(id, &k, err), Outcome::Failed);
         }
     };
@@ -185,7 +205,10 @@ pub(crate) async fn run_job(
     let Some(entry) = shared.functions.get(&job.function).cloned() else {
         warn!(job_id = id, function = %job.function, "function not found");
         let msg = format!("function {} not found", py_repr(&job.function));
-        return (shared.failed_early(id, &k, job_execution_failed(msg)), Outcome::Failed);
+        return (
+            shared.failed_early(id, &k, job_execution_failed(msg)),
+            Outcome::Failed,
+        );
     };
     if let Some(t) = job.job_try.filter(|&t| t > k.job_try) {
         k.job_try = t;
@@ -205,7 +228,10 @@ pub(crate) async fn run_job(
     if k.job_try > i64::from(max_tries) {
         warn!(job_id = id, function = %job.function, max_tries, "max retries exceeded");
         let msg = format!("max {max_tries} retries exceeded");
-        return (shared.failed_early(id, &k, job_execution_failed(msg)), Outcome::Failed);
+        return (
+            shared.failed_early(id, &k, job_execution_failed(msg)),
+            Outcome::Failed,
+        );
     }
 
     let timeout = entry.options.timeout.unwrap_or(shared.settings.job_timeout);
@@ -230,7 +256,9 @@ pub(crate) async fn run_job(
         if k.job_try > 1 { format!(" try={}", k.job_try) } else { String::new() },
         if delayed > 1200 { format!(" delayed={:.2}s", delayed as f64 / 1000.0) } else { String::new() },
     );
-    shared.metrics.started(&job.function, (k.start_ms - c.score).max(0));
+    shared
+        .metrics
+        .started(&job.function, (k.start_ms - c.score).max(0));
 
     enum Ended {
         Returned(Result<Value, TaskError>),
@@ -255,43 +283,82 @@ pub(crate) async fn run_job(
         .options
         .keep_result_forever
         .unwrap_or(shared.settings.keep_result_forever);
-    let keep_for = entry.options.keep_result.unwrap_or(shared.settings.keep_result);
-    let keep = if forever { Keep::Forever } else { Keep::For(keep_for.as_millis() as i64) };
+    let keep_for = entry
+        .options
+        .keep_result
+        .unwrap_or(shared.settings.keep_result);
+    let keep = if forever {
+        Keep::Forever
+    } else {
+        Keep::For(keep_for.as_millis() as i64)
+    };
     let codec = shared.settings.codec;
     let done = |success: bool, value: Value| FinishKind::Done {
         result: shared.stored(&k, id, success, value, keep),
     };
     let (kind, outcome) = match ended {
         Ended::Returned(Ok(v)) => {
-            info!(job_id = id, "{took:6.2}s ← {id}:{} ● {}", job.function, super::log::truncate(&v.to_string()));
+            info!(
+                job_id = id,
+                "{took:6.2}s ← {id}:{} ● {}",
+                job.function,
+                super::log::truncate(&v.to_string())
+            );
             (done(true, v), Outcome::Complete)
         }
         Ended::Returned(Err(TaskError::Retry { defer })) => {
-            info!(job_id = id, "{took:6.2}s ↻ {id}:{} retrying job in {:.2}s", job.function, defer.as_secs_f64());
+            info!(
+                job_id = id,
+                "{took:6.2}s ↻ {id}:{} retrying job in {:.2}s",
+                job.function,
+                defer.as_secs_f64()
+            );
             let defer_ms = defer.as_millis() as i64;
             let incr = (defer_ms > 0).then(|| defer_ms + (now_ms() - c.score));
             (FinishKind::Retry { incr_score: incr }, Outcome::Retried)
         }
         Ended::Returned(Err(TaskError::Failed { exception })) => {
-            warn!(job_id = id, "{took:6.2}s ! {id}:{} failed, {}: {}", job.function, exception.name, exception.message());
-            (done(false, codec.exception_value(&exception)), Outcome::Failed)
+            warn!(
+                job_id = id,
+                "{took:6.2}s ! {id}:{} failed, {}: {}",
+                job.function,
+                exception.name,
+                exception.message()
+            );
+            (
+                done(false, codec.exception_value(&exception)),
+                Outcome::Failed,
+            )
         }
         Ended::Panicked => {
             warn!(job_id = id, "{took:6.2}s ! {id}:{} panicked", job.function);
-            let e = exc("builtins", "RuntimeError", vec![Value::str("task panicked")]);
+            let e = exc(
+                "builtins",
+                "RuntimeError",
+                vec![Value::str("task panicked")],
+            );
             (done(false, codec.exception_value(&e)), Outcome::Failed)
         }
         Ended::TimedOut => {
-            warn!(job_id = id, "{took:6.2}s ! {id}:{} failed, TimeoutError", job.function);
+            warn!(
+                job_id = id,
+                "{took:6.2}s ! {id}:{} failed, TimeoutError", job.function
+            );
             let e = exc("asyncio.exceptions", "TimeoutError", vec![]);
             (done(false, codec.exception_value(&e)), Outcome::Failed)
         }
         Ended::Aborted => {
             info!(job_id = id, "{took:6.2}s ⊘ {id}:{} aborted", job.function);
-            (done(false, codec.exception_value(&cancelled())), Outcome::Failed)
+            (
+                done(false, codec.exception_value(&cancelled())),
+                Outcome::Failed,
+            )
         }
         Ended::Stopped => {
-            info!(job_id = id, "{took:6.2}s ↻ {id}:{} cancelled, will be run again", job.function);
+            info!(
+                job_id = id,
+                "{took:6.2}s ↻ {id}:{} cancelled, will be run again", job.function
+            );
             (FinishKind::Retry { incr_score: None }, Outcome::Retried)
         }
     };

@@ -49,7 +49,8 @@ pub fn add_to_pipeline(pipe: &mut redis::Pipeline, queue: &str, op: &FinishOp) {
     };
     match &op.kind {
         FinishKind::FailedEarly { result } => {
-            pipe.del(&[keys::retry(id), in_progress, keys::job(id)]).ignore();
+            pipe.del(&[keys::retry(id), in_progress, keys::job(id)])
+                .ignore();
             pipe.zrem(keys::ABORT_SET, id).ignore();
             pipe.zrem(queue, id).ignore();
             if let Some(r) = result {
@@ -59,7 +60,8 @@ pub fn add_to_pipeline(pipe: &mut redis::Pipeline, queue: &str, op: &FinishOp) {
         FinishKind::Done { result } => {
             let mut delete = vec![keys::retry(id), keys::job(id)];
             if op.cron {
-                pipe.pexpire(&in_progress, keys::CRON_KEEP_IN_PROGRESS_MS).ignore();
+                pipe.pexpire(&in_progress, keys::CRON_KEEP_IN_PROGRESS_MS)
+                    .ignore();
             } else {
                 delete.push(in_progress);
             }
@@ -72,7 +74,8 @@ pub fn add_to_pipeline(pipe: &mut redis::Pipeline, queue: &str, op: &FinishOp) {
         }
         FinishKind::Retry { incr_score } => {
             if op.cron {
-                pipe.pexpire(&in_progress, keys::CRON_KEEP_IN_PROGRESS_MS).ignore();
+                pipe.pexpire(&in_progress, keys::CRON_KEEP_IN_PROGRESS_MS)
+                    .ignore();
             } else {
                 pipe.del(&in_progress).ignore();
             }

@@ -14,7 +14,10 @@ pub(crate) struct HealthWriter {
 
 impl HealthWriter {
     pub fn new(shared: &Shared) -> Self {
-        HealthWriter { key: keys::health(&shared.settings.queue_name), last: None }
+        HealthWriter {
+            key: keys::health(&shared.settings.queue_name),
+            last: None,
+        }
     }
 
     /// Writes the key when `health_check_interval` has passed since the last write; it lives
@@ -29,7 +32,10 @@ impl HealthWriter {
         if self.last.is_some_and(|t| t.elapsed() < interval) {
             return Ok(());
         }
-        let queued: u64 = redis::cmd("ZCARD").arg(&shared.settings.queue_name).query_async(conn).await?;
+        let queued: u64 = redis::cmd("ZCARD")
+            .arg(&shared.settings.queue_name)
+            .query_async(conn)
+            .await?;
         shared.metrics.queue_depth.set(queued as i64);
         let c = &shared.counters;
         let counts = HealthCounts {
@@ -55,7 +61,10 @@ impl HealthWriter {
     pub async fn delete(&self, shared: &Shared) {
         let r = async {
             let mut conn = shared.redis.conn().await?;
-            redis::cmd("DEL").arg(&self.key).query_async::<()>(&mut conn).await
+            redis::cmd("DEL")
+                .arg(&self.key)
+                .query_async::<()>(&mut conn)
+                .await
         }
         .await;
         if let Err(e) = r {

@@ -78,13 +78,21 @@ impl Worker {
         for f in tasks.functions.values() {
             functions.insert(
                 f.name.clone(),
-                Entry { call: f.call.clone(), options: f.options.clone(), is_cron: false },
+                Entry {
+                    call: f.call.clone(),
+                    options: f.options.clone(),
+                    is_cron: false,
+                },
             );
         }
         for c in &tasks.cron_jobs {
             functions.insert(
                 c.name.clone(),
-                Entry { call: c.call.clone(), options: c.options.clone(), is_cron: true },
+                Entry {
+                    call: c.call.clone(),
+                    options: c.options.clone(),
+                    is_cron: true,
+                },
             );
         }
         let (finisher, finisher_task) = Finisher::spawn(redis.clone(), settings.queue_name.clone());
@@ -122,7 +130,9 @@ impl Worker {
     /// Hooks' errors stop the worker before it claims anything.
     pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
         if let Some(hook) = &self.tasks.on_startup {
-            hook().await.map_err(|e| anyhow::anyhow!("on_startup failed: {e}"))?;
+            hook()
+                .await
+                .map_err(|e| anyhow::anyhow!("on_startup failed: {e}"))?;
         }
         let s = self.shared.settings.clone();
         let arq_ttl = self.arq_in_progress_ttl();
@@ -155,13 +165,17 @@ impl Worker {
             let step: Result<bool, redis::RedisError> = async {
                 let mut conn = self.shared.redis.conn().await?;
                 let made = self.shared.redis.connections_made();
-                self.shared.metrics.redis_connections.inc_by(made - seen_connections);
+                self.shared
+                    .metrics
+                    .redis_connections
+                    .inc_by(made - seen_connections);
                 seen_connections = made;
 
                 let free = s.max_jobs.saturating_sub(running.len());
                 let mut want = free;
                 if s.burst && s.max_burst_jobs >= 0 {
-                    want = want.min((s.max_burst_jobs as u64).saturating_sub(burst_started) as usize);
+                    want =
+                        want.min((s.max_burst_jobs as u64).saturating_sub(burst_started) as usize);
                 }
                 if want > 0 && !shutdown.is_cancelled() {
                     let req = ClaimRequest {
@@ -183,7 +197,9 @@ impl Worker {
                 if s.allow_abort_jobs {
                     abort::cancel_aborted(&mut conn, &running).await?;
                 }
-                health.maybe_write(&mut conn, &self.shared, running.len()).await?;
+                health
+                    .maybe_write(&mut conn, &self.shared, running.len())
+                    .await?;
                 crons.enqueue_due(&self.shared).await?;
                 if let Some(h) = s.heartbeat_ttl {
                     if last_heartbeat.elapsed() >= h / 3 {
@@ -195,7 +211,10 @@ impl Worker {
                     if s.max_burst_jobs >= 0 && burst_started >= s.max_burst_jobs as u64 {
                         return Ok(true);
                     }
-                    let queued: u64 = redis::cmd("ZCARD").arg(&s.queue_name).query_async(&mut conn).await?;
+                    let queued: u64 = redis::cmd("ZCARD")
+                        .arg(&s.queue_name)
+                        .query_async(&mut conn)
+                        .await?;
                     if queued == 0 {
                         return Ok(true);
                     }
@@ -224,13 +243,22 @@ impl Worker {
         }
 
         self.probe.set_stopping();
-        info!(running = running.len(), "stopping: no new jobs will be claimed");
+        info!(
+            running = running.len(),
+            "stopping: no new jobs will be claimed"
+        );
         if s.burst && !shutdown.is_cancelled() {
             running.wait_all(&self.shared).await;
         } else if running.len() > 0 {
             let wait = s.job_completion_wait;
-            if tokio::time::timeout(wait, running.wait_all(&self.shared)).await.is_err() {
-                warn!(running = running.len(), "job_completion_wait over; cancelling running jobs, they will be retried");
+            if tokio::time::timeout(wait, running.wait_all(&self.shared))
+                .await
+                .is_err()
+            {
+                warn!(
+                    running = running.len(),
+                    "job_completion_wait over; cancelling running jobs, they will be retried"
+                );
                 stop_jobs.cancel();
                 running.wait_all(&self.shared).await;
             }

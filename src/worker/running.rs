@@ -37,7 +37,10 @@ impl Running {
         let enqueue_time_ms = Arc::new(AtomicI64::new(i64::MAX));
         self.jobs.insert(
             c.id.clone(),
-            Job { abort: abort.clone(), enqueue_time_ms: enqueue_time_ms.clone() },
+            Job {
+                abort: abort.clone(),
+                enqueue_time_ms: enqueue_time_ms.clone(),
+            },
         );
         shared.metrics.in_progress.inc();
         let shared = shared.clone();
@@ -98,7 +101,8 @@ impl Running {
         }
         let mut pipe = redis::pipe();
         for id in self.jobs.keys() {
-            pipe.pexpire(keys::in_progress(id), ttl.as_millis() as i64).ignore();
+            pipe.pexpire(keys::in_progress(id), ttl.as_millis() as i64)
+                .ignore();
         }
         pipe.query_async::<()>(conn).await
     }

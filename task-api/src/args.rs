@@ -16,12 +16,9 @@ impl Args {
 
     /// Argument `index`, or the keyword `name` (Python lets either fill a parameter).
     pub fn get(&self, index: usize, name: &str) -> Option<&Value> {
-        self.args.get(index).or_else(|| {
-            self.kwargs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v)
-        })
+        self.args
+            .get(index)
+            .or_else(|| self.kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v))
     }
 
     fn required(&self, func: &str, index: usize, name: &str) -> Result<&Value, TaskError> {

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 /// Gives tasks a Redis connection to the queue's current master (it follows failovers).
 pub trait RedisProvider: Send + Sync {
-    fn connection(&self) -> BoxFuture<'_, Result<redis::aio::MultiplexedConnection, redis::RedisError>>;
+    fn connection(
+        &self,
+    ) -> BoxFuture<'_, Result<redis::aio::MultiplexedConnection, redis::RedisError>>;
 }
 
 /// Per-call context, the Rust side of arq's `ctx` dict.

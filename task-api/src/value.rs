@@ -35,7 +35,11 @@ pub enum Value {
         utc_offset_s: Option<i32>,
     },
     /// `datetime.date`.
-    Date { year: u16, month: u8, day: u8 },
+    Date {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
     /// `datetime.timedelta`, normalised as Python does (0 <= seconds < 86400, 0 <= us < 1e6).
     TimeDelta {
         days: i64,
@@ -85,7 +89,11 @@ impl PyObject {
 impl Value {
     /// A Python exception object `module.name(message)`.
     pub fn exception(module: &str, name: &str, message: impl Into<String>) -> Value {
-        Value::Object(PyObject::new(module, name, vec![Value::Str(message.into())]))
+        Value::Object(PyObject::new(
+            module,
+            name,
+            vec![Value::Str(message.into())],
+        ))
     }
 
     pub fn str(s: impl Into<String>) -> Value {
@@ -177,7 +185,12 @@ impl From<f64> for Value {
 /// Python-`repr`-like rendering, used in logs and in the messages of failed results.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fn seq(f: &mut fmt::Formatter<'_>, open: &str, items: &[Value], close: &str) -> fmt::Result {
+        fn seq(
+            f: &mut fmt::Formatter<'_>,
+            open: &str,
+            items: &[Value],
+            close: &str,
+        ) -> fmt::Result {
             f.write_str(open)?;
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
@@ -246,7 +259,10 @@ impl fmt::Display for Value {
                 days,
                 seconds,
                 microseconds,
-            } => write!(f, "timedelta(days={days}, seconds={seconds}, microseconds={microseconds})"),
+            } => write!(
+                f,
+                "timedelta(days={days}, seconds={seconds}, microseconds={microseconds})"
+            ),
             Value::Object(o) => {
                 write!(f, "{}", o.name)?;
                 seq(f, "(", &o.args, ")")

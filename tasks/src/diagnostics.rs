@@ -15,7 +15,12 @@ async fn echo(_: JobContext, a: Args) -> Result<Value, TaskError> {
         (Value::str("args"), Value::List(a.args)),
         (
             Value::str("kwargs"),
-            Value::Dict(a.kwargs.into_iter().map(|(k, v)| (Value::Str(k), v)).collect()),
+            Value::Dict(
+                a.kwargs
+                    .into_iter()
+                    .map(|(k, v)| (Value::Str(k), v))
+                    .collect(),
+            ),
         ),
     ]))
 }
@@ -49,7 +54,9 @@ async fn retry(ctx: JobContext, a: Args) -> Result<Value, TaskError> {
     let times = a.int("retry", 0, "times")?;
     let defer_ms = a.number("retry", 1, "defer_ms")?;
     if i64::from(ctx.job_try) <= times {
-        return Err(TaskError::retry(Duration::from_secs_f64(defer_ms.max(0.0) / 1000.0)));
+        return Err(TaskError::retry(Duration::from_secs_f64(
+            defer_ms.max(0.0) / 1000.0,
+        )));
     }
     Ok(Value::Int(i64::from(ctx.job_try)))
 }
@@ -88,11 +95,19 @@ mod tests {
             Err(TaskError::fail("boom"))
         );
         assert_eq!(
-            call("retry", JobContext::detached("j", 2), vec![Value::Int(2), Value::Int(10)]),
+            call(
+                "retry",
+                JobContext::detached("j", 2),
+                vec![Value::Int(2), Value::Int(10)]
+            ),
             Err(TaskError::retry(Duration::from_millis(10)))
         );
         assert_eq!(
-            call("retry", JobContext::detached("j", 3), vec![Value::Int(2), Value::Int(10)]),
+            call(
+                "retry",
+                JobContext::detached("j", 3),
+                vec![Value::Int(2), Value::Int(10)]
+            ),
             Ok(Value::Int(3))
         );
         let e = call("sleep_ms", ctx(), vec![Value::str("x")]).unwrap_err();

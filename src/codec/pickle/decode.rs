@@ -118,7 +118,11 @@ impl<'a> Vm<'a> {
         if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
             return Err(malformed("pop across a MARK"));
         }
-        let n = self.stack.len().checked_sub(1).ok_or_else(|| malformed("stack underflow"))?;
+        let n = self
+            .stack
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| malformed("stack underflow"))?;
         self.settle_from(n)?;
         self.stack.pop().ok_or_else(|| malformed("stack underflow"))
     }
@@ -126,7 +130,11 @@ impl<'a> Vm<'a> {
     fn settle_from(&mut self, from: usize) -> Result<(), CodecError> {
         let moved = self.pending.split_off(&from);
         for (slot, idxs) in moved {
-            let item = self.stack.get(slot).cloned().ok_or_else(|| malformed("bad memo slot"))?;
+            let item = self
+                .stack
+                .get(slot)
+                .cloned()
+                .ok_or_else(|| malformed("bad memo slot"))?;
             for idx in idxs {
                 self.charge(&item)?;
                 self.memo.insert(idx, Memo::Ready(item.clone()));
@@ -155,7 +163,9 @@ impl<'a> Vm<'a> {
                     depth = depth.max(d);
                     out.push(v);
                 }
-                Item::Class(md, n) => return Err(malformed(format!("class {md}.{n} used as a value"))),
+                Item::Class(md, n) => {
+                    return Err(malformed(format!("class {md}.{n} used as a value")))
+                }
             }
         }
         Ok((out, depth))
@@ -188,7 +198,12 @@ impl<'a> Vm<'a> {
                     }
                 }
             }
-            other => return Err(malformed(format!("cannot add items to {}", other.type_name()))),
+            other => {
+                return Err(malformed(format!(
+                    "cannot add items to {}",
+                    other.type_name()
+                )))
+            }
         }
         Ok(())
     }
@@ -204,7 +219,11 @@ impl<'a> Vm<'a> {
         Ok(())
     }
     fn memo_put(&mut self, idx: u32) -> Result<(), CodecError> {
-        let slot = self.stack.len().checked_sub(1).ok_or_else(|| malformed("empty stack"))?;
+        let slot = self
+            .stack
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| malformed("empty stack"))?;
         if let Some(Memo::Slot(old)) = self.memo.insert(idx, Memo::Slot(slot)) {
             if let Some(v) = self.pending.get_mut(&old) {
                 v.retain(|&i| i != idx);
@@ -277,7 +296,11 @@ impl<'a> Vm<'a> {
                     self.pop_mark()?;
                 }
                 DUP => {
-                    let top = self.stack.last().cloned().ok_or_else(|| malformed("empty stack"))?;
+                    let top = self
+                        .stack
+                        .last()
+                        .cloned()
+                        .ok_or_else(|| malformed("empty stack"))?;
                     self.charge(&top)?;
                     self.stack.push(top);
                 }
@@ -350,7 +373,11 @@ impl<'a> Vm<'a> {
                 }
                 SHORT_BINSTRING | BINSTRING => {
                     // Python 2 str: Python 3 reads it as ASCII text by default.
-                    let n = if op == SHORT_BINSTRING { self.u8()? as usize } else { self.len32()? };
+                    let n = if op == SHORT_BINSTRING {
+                        self.u8()? as usize
+                    } else {
+                        self.len32()?
+                    };
                     let b = self.take(n)?;
                     if !b.is_ascii() {
                         return Err(malformed("non-ASCII Python 2 string"));

@@ -21,8 +21,7 @@ struct Pickler {
     /// Classes already written, by (module, name): Python memoizes the class object and
     /// refers back to it with BINGET.
     classes: HashMap<(String, String), u32>,
-    /// Module and class name strings already written: CPython's are interned objects, so a
-    /// second class from the same module fetches the module name with BINGET.
+    /// Module and class name strings already written, to refer back to like CPython does.
     names: HashMap<String, u32>,
 }
 
@@ -182,7 +181,9 @@ impl Pickler {
             } => {
                 let us = microsecond.to_be_bytes();
                 let y = year.to_be_bytes();
-                let state = vec![y[0], y[1], *month, *day, *hour, *minute, *second, us[1], us[2], us[3]];
+                let state = vec![
+                    y[0], y[1], *month, *day, *hour, *minute, *second, us[1], us[2], us[3],
+                ];
                 let mut args = vec![Value::Bytes(state)];
                 if let Some(off) = utc_offset_s {
                     args.push(Value::Object(timezone(*off)));
@@ -272,7 +273,13 @@ impl Pickler {
         Ok(())
     }
 
-    fn batched(&mut self, items: &[Value], depth: usize, one: u8, many: u8) -> Result<(), CodecError> {
+    fn batched(
+        &mut self,
+        items: &[Value],
+        depth: usize,
+        one: u8,
+        many: u8,
+    ) -> Result<(), CodecError> {
         for chunk in items.chunks(BATCH) {
             if let [x] = chunk {
                 self.save(x, depth + 1)?;
@@ -293,12 +300,15 @@ impl Pickler {
         if let Some(&idx) = self.classes.get(&key) {
             self.get(idx);
         } else {
-            for s in [module, name] {
-                match self.names.get(s) {
+            // Module names are shared interned strings in CPython; a class name is its own
+            // object even when it equals the module's name (datetime.datetime).
+            for (kind, s) in [('m', module), ('n', name)] {
+                let key = format!("{kind}{s}");
+                match self.names.get(&key) {
                     Some(&idx) => self.get(idx),
                     None => {
                         let idx = self.save_str(s);
-                        self.names.insert(s.to_string(), idx);
+                        self.names.insert(key, idx);
                     }
                 }
             }

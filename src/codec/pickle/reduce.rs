@@ -9,7 +9,10 @@ fn is_safe(module: &str, name: &str) -> bool {
     matches!(
         (module, name),
         ("datetime", "datetime" | "date" | "timedelta" | "timezone")
-            | ("builtins" | "__builtin__", "set" | "frozenset" | "bytearray")
+            | (
+                "builtins" | "__builtin__",
+                "set" | "frozenset" | "bytearray"
+            )
             | ("_codecs", "encode")
     )
 }
@@ -40,16 +43,16 @@ fn state_bytes(v: &Value) -> Option<Vec<u8>> {
 /// `datetime.timezone(timedelta)` offset in seconds.
 pub(super) fn tz_offset(v: &Value) -> Option<i32> {
     match v {
-        Value::Object(PyObject { module, name, args, .. })
-            if module == "datetime" && name == "timezone" =>
-        {
-            match args.first()? {
-                Value::TimeDelta { days, seconds, microseconds: 0 } => {
-                    i32::try_from(days * 86_400 + i64::from(*seconds)).ok()
-                }
-                _ => None,
-            }
-        }
+        Value::Object(PyObject {
+            module, name, args, ..
+        }) if module == "datetime" && name == "timezone" => match args.first()? {
+            Value::TimeDelta {
+                days,
+                seconds,
+                microseconds: 0,
+            } => i32::try_from(days * 86_400 + i64::from(*seconds)).ok(),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -125,9 +128,7 @@ pub(super) fn reduce(module: &str, name: &str, args: Vec<Value>) -> Result<Value
         ("datetime", "date") => date(&args),
         ("datetime", "timedelta") => timedelta(&args),
         ("datetime", "timezone") => match args.first() {
-            Some(Value::TimeDelta { .. }) => {
-                Some(Value::Object(PyObject::new(module, name, args)))
-            }
+            Some(Value::TimeDelta { .. }) => Some(Value::Object(PyObject::new(module, name, args))),
             _ => None,
         },
         ("builtins" | "__builtin__", "set" | "frozenset") => {
