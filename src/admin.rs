@@ -1,6 +1,8 @@
 //! The admin HTTP server, apart from the work: `/livez` (the worker's loop is turning),
 //! `/readyz` (Redis and the task set's dependencies answer, and we are not shutting down) and
-//! `/metrics` (Prometheus text).
+//! `/metrics` (Prometheus text). Kubernetes probes these (see `k8s/lyanna-arq.yaml`): keep the
+//! paths and the default port (`--http-addr 0.0.0.0:8080`) in step with the manifests;
+//! `tests/ops_manifests.rs` checks them against each other.
 
 use crate::conn::Redis;
 use crate::metrics::Metrics;
@@ -15,6 +17,14 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// The probe paths Kubernetes is pointed at.
+pub const LIVEZ: &str = "/livez";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+
+/// How long a scrape waits for the queue's size before serving the last one known.
+const QUEUE_DEPTH_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long the worker loop may go without turning before `/livez` fails. One turn is at most
 /// a poll delay, a backoff (10 s cap) and a Redis timeout, well inside this.
@@ -65,6 +75,7 @@ struct AdminState {
     probe: Arc<Probe>,
     redis: Redis,
     metrics: Arc<Metrics>,
+    queue: Arc<str>,
 }
 
 async fn livez(State(s): State<AdminState>) -> impl IntoResponse {
@@ -85,7 +96,27 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
+/// Refreshes `queue_depth` on each scrape (the worker itself only counts at health-check
+/// time). Skipped while Redis is down: readiness already says so, and a scrape must not wait
+/// out a connect timeout.
+async fn refresh_queue_depth(s: &AdminState) {
+    if !s.redis.is_ready() {
+        return;
+    }
+    let count = async {
+        let mut conn = s.redis.conn().await?;
+        redis::cmd("ZCARD")
+            .arg(&*s.queue)
+            .query_async::<i64>(&mut conn)
+            .await
+    };
+    if let Ok(Ok(n)) = tokio::time::timeout(QUEUE_DEPTH_TIMEOUT, count).await {
+        s.metrics.queue_depth.set(n);
+    }
+}
+
 async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
+    refresh_queue_depth(&s).await;
     (
         [(
             header::CONTENT_TYPE,
@@ -115,24 +146,26 @@ pub async fn watch_dependencies(probe: Arc<Probe>, check: Hook, shutdown: Cancel
 }
 
 /// Binds the admin server (port 0 allowed) and serves it until `shutdown`; returns the bound
-/// address.
+/// address. `queue` is the queue whose size `/metrics` reports.
 pub async fn serve(
     addr: std::net::SocketAddr,
     probe: Arc<Probe>,
     redis: Redis,
     metrics: Arc<Metrics>,
+    queue: &str,
     shutdown: CancellationToken,
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = Router::new()
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
+        .route(LIVEZ, get(livez))
+        .route(READYZ, get(readyz))
+        .route(METRICS, get(metrics_text))
         .with_state(AdminState {
             probe,
             redis,
             metrics,
+            queue: queue.into(),
         });
     tokio::spawn(async move {
         let r = axum::serve(listener, app)

@@ -4,7 +4,7 @@
 use crate::admin::{self, Probe};
 use crate::client::{Client, Defer, EnqueueOptions};
 use crate::config::{Cli, Command, ConfigError, HttpAddr};
-use crate::conn::Redis;
+use crate::conn::{Backoff, Redis};
 use crate::metrics::Metrics;
 use crate::protocol::job::JobResult;
 use crate::protocol::keys;
@@ -75,6 +75,7 @@ async fn run_worker(
             probe.clone(),
             redis.clone(),
             metrics.clone(),
+            &settings.queue_name,
             admin_stop.clone(),
         )
         .await?;
@@ -86,18 +87,71 @@ async fn run_worker(
             admin_stop.clone(),
         ));
     }
-    // Fail fast on a wrong password or unreachable Redis at start-up.
-    let redis = Redis::connect(&redis_settings).await.map(|_| redis)?;
-    let worker = Worker::new(settings, tasks, redis, metrics, probe.clone());
     let stop_probe = probe.clone();
     let watch = shutdown.clone();
     tokio::spawn(async move {
         watch.cancelled().await;
         stop_probe.set_stopping();
     });
+    if !wait_for_redis(&redis, &probe, &shutdown).await? {
+        admin_stop.cancel();
+        return Ok(0);
+    }
+    let worker = Worker::new(settings, tasks, redis, metrics, probe.clone());
     let r = worker.run(shutdown).await;
     admin_stop.cancel();
     r.map(|()| 0)
+}
+
+/// Rejected credentials: retrying cannot help, so start-up fails instead.
+fn is_auth_error(e: &redis::RedisError) -> bool {
+    e.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(e.code(), Some("NOAUTH" | "WRONGPASS" | "NOPERM"))
+}
+
+/// Start-up: PINGs Redis until it answers, with backoff, so a worker scheduled before Redis
+/// (or during an outage) waits, not ready, instead of crash-looping. Rejected credentials end
+/// start-up with an error; `Ok(false)` means shutdown came first.
+async fn wait_for_redis(
+    redis: &Redis,
+    probe: &Probe,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<bool> {
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    loop {
+        // Waiting for Redis is the loop being alive, not stuck: keep /livez green.
+        probe.turned();
+        let ping = async {
+            let mut conn = redis.conn().await?;
+            let r = redis::cmd("PING").query_async::<String>(&mut conn).await;
+            // Connected but the command failed: drop that connection so the next try redials.
+            r.inspect_err(|e| redis.report(e))
+        };
+        let err = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(false),
+            r = ping => match r {
+                Ok(_) => return Ok(true),
+                Err(e) => e,
+            },
+        };
+        if is_auth_error(&err) {
+            anyhow::bail!(
+                "Redis at {} refused our credentials: {err}",
+                redis.masked_url()
+            );
+        }
+        let delay = backoff.next_delay();
+        tracing::warn!(
+            url = %redis.masked_url(),
+            error = %err,
+            retry_in = ?delay,
+            "Redis not reachable at start-up; not ready, retrying"
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(false),
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
 }
 
 /// arq's `--check`: 0 when the queue's health key exists, 1 otherwise.

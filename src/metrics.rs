@@ -1,8 +1,14 @@
-//! Prometheus metrics of one worker process (served by the admin server's `/metrics`).
+//! Prometheus metrics of one worker process (served by the admin server's `/metrics`), all
+//! prefixed `lyanna_worker_`: job counters per function (`jobs_{started,completed,failed,
+//! retried,aborted}_total`), `job_duration_seconds` and `job_queue_wait_seconds` histograms,
+//! `jobs_in_progress`, `queue_depth`, `redis_connections_total` / `redis_reconnects_total`,
+//! `cron_enqueued_total` and `build_info`.
 
 use crate::worker::execute::Outcome;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -111,6 +117,7 @@ impl Metrics {
             "Connections made to Redis (reconnects after the first)",
             m.redis_connections.clone(),
         );
+        registry.register_collector(Box::new(Reconnects(m.redis_connections.clone())));
         registry.register(
             "cron_enqueued",
             "Cron ticks enqueued by this worker",
@@ -119,10 +126,18 @@ impl Metrics {
         registry.register(
             "build",
             "Build information",
-            Info::new(vec![(
-                "version".to_string(),
-                env!("CARGO_PKG_VERSION").to_string(),
-            )]),
+            Info::new(vec![
+                ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+                (
+                    "profile".to_string(),
+                    if cfg!(debug_assertions) {
+                        "debug"
+                    } else {
+                        "release"
+                    }
+                    .to_string(),
+                ),
+            ]),
         );
         Metrics { registry, ..m }
     }
@@ -154,11 +169,61 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition format.
+    /// The OpenMetrics text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// `redis_reconnects_total`: connections made after the first, derived from
+/// `redis_connections` at scrape time so the two can never disagree.
+#[derive(Debug)]
+struct Reconnects(Counter);
+
+impl Collector for Reconnects {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counter = ConstCounter::new(self.0.get().saturating_sub(1));
+        let metric = encoder.encode_descriptor(
+            "redis_reconnects",
+            "Reconnections to Redis after the first connection",
+            None,
+            counter.metric_type(),
+        )?;
+        counter.encode(metric)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_conventions() {
+        let m = Metrics::new();
+        m.started("noop", 1500);
+        m.finished("noop", Outcome::Complete, 0.25);
+        m.aborted("noop");
+        m.cron_enqueued("tick");
+        m.redis_connections.inc_by(3);
+        let text = m.render();
+        for want in [
+            "lyanna_worker_jobs_started_total{function=\"noop\"} 1",
+            "lyanna_worker_jobs_completed_total{function=\"noop\"} 1",
+            "lyanna_worker_jobs_aborted_total{function=\"noop\"} 1",
+            "lyanna_worker_job_duration_seconds_count{function=\"noop\"} 1",
+            "lyanna_worker_job_queue_wait_seconds_sum{function=\"noop\"} 1.5",
+            "lyanna_worker_jobs_in_progress 0",
+            "lyanna_worker_queue_depth 0",
+            "lyanna_worker_redis_connections_total 3",
+            "lyanna_worker_redis_reconnects_total 2",
+            "lyanna_worker_cron_enqueued_total{name=\"tick\"} 1",
+            "# TYPE lyanna_worker_build info",
+            "# EOF",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `Diagnostics`: the same functions, names and behaviour as the Python reference worker
 //! (`benches/python/arq_reference.py`), so the two can be swapped in benchmarks and tests.
 
-use lyanna_task_api::{Args, JobContext, TaskError, TaskSet, Value};
+use lyanna_task_api::{Args, CronSchedule, JobContext, TaskError, TaskSet, Value};
 use std::time::Duration;
 
 /// `noop(*a, **k)` -> None.
@@ -61,13 +61,49 @@ async fn retry(ctx: JobContext, a: Args) -> Result<Value, TaskError> {
     Ok(Value::Int(i64::from(ctx.job_try)))
 }
 
+fn redis_unavailable(e: redis::RedisError) -> TaskError {
+    tracing::warn!(error = %e, "tick: Redis unavailable; retrying");
+    TaskError::retry(Duration::from_secs(1))
+}
+
+/// Cron `tick`: appends its job id to the list `{queue}:ticks`, so a test (or an operator
+/// checking a fleet) can see each tick ran once.
+async fn tick(ctx: JobContext, _: Args) -> Result<Value, TaskError> {
+    let redis = ctx
+        .redis
+        .as_ref()
+        .ok_or_else(|| TaskError::fail("tick needs Redis"))?;
+    let mut conn = redis.connection().await.map_err(redis_unavailable)?;
+    redis::cmd("RPUSH")
+        .arg(format!("{}:ticks", ctx.queue_name))
+        .arg(&ctx.job_id)
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(redis_unavailable)?;
+    Ok(Value::None)
+}
+
+/// `DIAGNOSTICS_CRON=every-second` adds the `tick` cron job, every second at .123456.
+pub const CRON_ENV: &str = "DIAGNOSTICS_CRON";
+
 pub fn task_set() -> TaskSet {
-    TaskSet::new("Diagnostics")
+    let set = TaskSet::new("Diagnostics")
         .function("noop", noop)
         .function("echo", echo)
         .function("sleep_ms", sleep_ms)
         .function("fail", fail)
-        .function("retry", retry)
+        .function("retry", retry);
+    match std::env::var(CRON_ENV).as_deref() {
+        Ok("every-second") => set.cron(
+            "tick",
+            CronSchedule {
+                second: None,
+                ..CronSchedule::default()
+            },
+            tick,
+        ),
+        _ => set,
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,10 @@ pub fn free_port() -> u16 {
 
 pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(url).expect("redis url");
-    client.get_multiplexed_async_connection().await.expect("connect to test Redis")
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to test Redis")
 }
 
 /// Polls `f` until it returns true or `timeout` passes.
@@ -77,7 +80,14 @@ impl WorkerProcess {
 
     pub fn start_with(queue: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut args = vec![
-            "--settings", "Diagnostics", "--queue", queue, "--http-addr", "off", "--poll-delay", "0.05",
+            "--settings",
+            "Diagnostics",
+            "--queue",
+            queue,
+            "--http-addr",
+            "off",
+            "--poll-delay",
+            "0.05",
         ];
         let url = redis_url();
         args.extend_from_slice(&["--redis-url", &url]);
@@ -106,7 +116,9 @@ impl WorkerProcess {
     }
 
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status();
     }
 
     /// SIGTERM, then wait up to `timeout` for the exit code.
@@ -147,7 +159,11 @@ impl Drop for WorkerProcess {
         if !std::thread::panicking() {
             let _ = std::fs::remove_file(&self.log);
         } else {
-            eprintln!("--- worker log {} ---\n{}", self.log.display(), self.log_text());
+            eprintln!(
+                "--- worker log {} ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
         }
     }
 }
@@ -173,7 +189,16 @@ impl RedisServer {
         let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
         let port_s = port.to_string();
-        let mut args = vec!["--port", &port_s, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        let mut args = vec![
+            "--port",
+            &port_s,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
         let dir_s = dir.path().to_string_lossy().to_string();
         args.extend_from_slice(&["--dir", &dir_s]);
         args.extend_from_slice(extra);
@@ -186,7 +211,10 @@ impl RedisServer {
         let s = RedisServer { port, child, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         s
@@ -249,12 +277,15 @@ pub fn python_output(script: &str, args: &[&str], env: &[(&str, &str)]) -> Outpu
 /// A Python arq worker (`arq_reference.WorkerSettings`) on `queue`, killed on drop.
 pub struct PythonWorker {
     child: Child,
+    pub log: PathBuf,
 }
 
 impl PythonWorker {
     pub fn start(queue: &str, env: &[(&str, &str)]) -> Self {
         let py = python();
         let arq = py.with_file_name("arq");
+        let log = std::env::temp_dir().join(format!("arq-python-{}.log", uid()));
+        let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(arq);
         cmd.arg("arq_reference.WorkerSettings")
             .current_dir(project_root().join("benches/python"))
@@ -262,15 +293,24 @@ impl PythonWorker {
             .env("BENCH_QUEUE", queue)
             .env("ARQ_POLL_DELAY", "0.05")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(file);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        PythonWorker { child: cmd.spawn().expect("start python arq worker") }
+        PythonWorker {
+            child: cmd.spawn().expect("start python arq worker"),
+            log,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -286,7 +326,55 @@ impl Drop for PythonWorker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// A client for `queue` on the shared test Redis.
+pub fn client(queue: &str, codec: lyanna_worker::codec::Codec) -> lyanna_worker::client::Client {
+    let redis =
+        lyanna_worker::conn::Redis::new(&lyanna_worker::conn::RedisSettings::from_url(redis_url()))
+            .expect("redis settings");
+    lyanna_worker::client::Client::new(redis, queue, codec)
+}
+
+/// Enqueues `n` jobs of `function(args)` with the library client; returns their ids.
+pub async fn enqueue_many(
+    c: &lyanna_worker::client::Client,
+    n: usize,
+    function: &str,
+    args: Vec<lyanna_task_api::Value>,
+) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = c
+            .enqueue(
+                function,
+                lyanna_task_api::Args::new(args.clone(), vec![]),
+                Default::default(),
+            )
+            .await
+            .expect("enqueue")
+            .expect("fresh id");
+        ids.push(id);
+    }
+    ids
+}
+
+/// Waits until every id has a result; returns them in order.
+pub async fn results_of(
+    c: &lyanna_worker::client::Client,
+    ids: &[String],
+    timeout: Duration,
+) -> Vec<lyanna_worker::protocol::job::JobResult> {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let r = c.result(id, left).await.expect("read result");
+        out.push(r.unwrap_or_else(|| panic!("no result for {id} within {timeout:?}")));
+    }
+    out
 }
 
 /// Deletes a test queue's sorted set and health key.
@@ -296,4 +384,48 @@ pub async fn drop_queue(conn: &mut redis::aio::MultiplexedConnection, queue: &st
         .arg(format!("{queue}:health-check"))
         .query_async(conn)
         .await;
+}
+
+/// Runs `tests/python/{script}` feeding `stdin`; panics with its output when it fails.
+pub fn run_python_stdin(script: &str, args: &[&str], env: &[(&str, &str)], stdin: &str) -> String {
+    use std::io::Write;
+    let mut cmd = Command::new(python());
+    cmd.arg(project_root().join("tests/python").join(script))
+        .args(args)
+        .env("TEST_REDIS_URL", redis_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("python output");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Python's view of each job's result: `(id, found, success, try)`, via `interop.py results`.
+pub fn python_results(queue: &str, ids: &[String], codec: &str) -> Vec<serde_json::Value> {
+    let out = run_python_stdin(
+        "interop.py",
+        &["results", queue],
+        &[("TEST_CODEC", codec)],
+        &ids.join("\n"),
+    );
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
 }
