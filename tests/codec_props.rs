@@ -1,0 +1,124 @@
+//! Property tests: every codec round-trips the values it can represent, and no byte string
+//! makes a decoder panic.
+
+use lyanna_task_api::{PyObject, Value};
+use lyanna_worker::codec::{Codec, Globals};
+use num_bigint::BigInt;
+use proptest::prelude::*;
+
+fn scalar(floats: bool) -> BoxedStrategy<Value> {
+    let mut options = vec![
+        Just(Value::None).boxed(),
+        any::<bool>().prop_map(Value::Bool).boxed(),
+        any::<i64>().prop_map(Value::Int).boxed(),
+        ".{0,40}".prop_map(Value::Str).boxed(),
+    ];
+    if floats {
+        options.push((-1e300f64..1e300).prop_map(Value::Float).boxed());
+    }
+    proptest::strategy::Union::new(options).boxed()
+}
+
+fn pickle_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        scalar(true),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
+        (any::<u128>(), any::<bool>()).prop_map(|(n, neg)| {
+            let b = BigInt::from(n) * BigInt::from(1u64 << 40);
+            Value::BigInt(if neg { -b } else { b })
+        }),
+        (1u16..9999, 1u8..13, 1u8..29, 0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000, proptest::option::of(-86_399i32..86_399))
+            .prop_map(|(year, month, day, hour, minute, second, microsecond, off)| Value::DateTime {
+                year, month, day, hour, minute, second, microsecond,
+                utc_offset_s: off.map(|o| o / 60 * 60),
+            }),
+        (1u16..9999, 1u8..13, 1u8..29).prop_map(|(year, month, day)| Value::Date { year, month, day }),
+        (-999_999_999i64..999_999_999, 0i32..86_400, 0i32..1_000_000)
+            .prop_map(|(days, seconds, microseconds)| Value::TimeDelta { days, seconds, microseconds }),
+        ".{0,20}".prop_map(|m| Value::Object(PyObject::new("builtins", "RuntimeError", vec![Value::Str(m)]))),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
+            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8).prop_map(|kv| {
+                let mut seen = std::collections::HashSet::new();
+                Value::Dict(kv.into_iter().filter(|(k, _)| seen.insert(k.to_string())).collect())
+            }),
+        ]
+    })
+}
+
+fn plain_value(floats: bool, bytes: bool) -> impl Strategy<Value = Value> {
+    let leaf = if bytes {
+        prop_oneof![scalar(floats), proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes)].boxed()
+    } else {
+        scalar(floats)
+    };
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
+            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8).prop_map(|kv| {
+                let mut seen = std::collections::HashSet::new();
+                Value::Dict(kv.into_iter().filter(|(k, _)| seen.insert(k.to_string())).collect())
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn pickle_round_trips(v in pickle_value()) {
+        let bytes = Codec::Pickle.encode(&v).unwrap();
+        prop_assert_eq!(Codec::Pickle.decode(&bytes, Globals::Opaque).unwrap(), v);
+    }
+
+    #[test]
+    fn msgpack_round_trips(v in plain_value(true, true)) {
+        let bytes = Codec::Msgpack.encode(&v).unwrap();
+        prop_assert_eq!(Codec::Msgpack.decode(&bytes, Globals::Refuse).unwrap(), v);
+    }
+
+    #[test]
+    fn json_round_trips(v in plain_value(false, false)) {
+        let bytes = Codec::Json.encode(&v).unwrap();
+        prop_assert_eq!(Codec::Json.decode(&bytes, Globals::Refuse).unwrap(), v);
+    }
+
+    #[test]
+    fn decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        for codec in [Codec::Pickle, Codec::Msgpack, Codec::Json] {
+            let _ = codec.decode(&bytes, Globals::Opaque);
+            let _ = codec.decode(&bytes, Globals::Refuse);
+        }
+    }
+
+    /// Mutated real payloads (closer to valid than random bytes) never panic either.
+    #[test]
+    fn mutated_pickles_never_panic(v in pickle_value(), pos in any::<usize>(), byte in any::<u8>()) {
+        let mut bytes = Codec::Pickle.encode(&v).unwrap();
+        let i = pos % bytes.len();
+        bytes[i] = byte;
+        let _ = Codec::Pickle.decode(&bytes, Globals::Opaque);
+    }
+}
+
+#[test]
+fn memo_bombs_and_deep_nesting_are_refused() {
+    // EMPTY_LIST, MEMOIZE, then GET+APPEND doubling the list many times: a few hundred bytes
+    // that would expand exponentially if copies were free.
+    let mut p = vec![0x80, 4, b']', 0x94];
+    for i in 0..60u8 {
+        p.extend_from_slice(&[b']', 0x94, b'h', i, b'h', i, b'e']);
+    }
+    p.push(b'.');
+    assert!(Codec::Pickle.decode(&p, Globals::Opaque).is_err());
+    // 100,000 nested lists.
+    let mut p = vec![0x80, 4];
+    p.extend(std::iter::repeat_n(b']', 100_000));
+    p.extend(std::iter::repeat_n(b'a', 99_999));
+    p.push(b'.');
+    assert!(Codec::Pickle.decode(&p, Globals::Opaque).is_err());
+}
