@@ -3,7 +3,7 @@
 //! connects.
 
 use crate::codec::Codec;
-use crate::conn::RedisSettings;
+use crate::conn::{parse_sentinels, RedisSettings, Secret, SentinelAddr, DEFAULT_MASTER_NAME};
 use crate::protocol::cron::CronTz;
 use crate::worker::WorkerSettings;
 use clap::{Args as ClapArgs, Parser, Subcommand};
@@ -28,9 +28,10 @@ pub struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(ClapArgs, Debug)]
+#[derive(ClapArgs)]
 pub struct Common {
-    /// Redis URL (redis:// or rediss://, with user:password@ and /db as needed).
+    /// Redis URL (redis:// or rediss://, with user:password@ and /db as needed). With
+    /// --sentinel only its scheme, user, password and database are used.
     #[arg(
         long,
         env = "REDIS_URL",
@@ -39,6 +40,48 @@ pub struct Common {
         hide_env_values = true
     )]
     pub redis_url: String,
+    /// Redis password; replaces (or adds) the URL's, so a Secret can hold it apart.
+    #[arg(long, env = "REDIS_PASSWORD", global = true, hide_env_values = true)]
+    pub redis_password: Option<Secret>,
+    /// Sentinels to ask for the master: host:port[,host:port...]. Also taken from
+    /// REDIS_SENTINEL_SVC_HOST and REDIS_SENTINEL_SVC_PORT (default 26379).
+    #[arg(
+        long,
+        env = "REDIS_SENTINEL",
+        global = true,
+        value_name = "HOST:PORT,..."
+    )]
+    pub sentinel: Option<String>,
+    /// The master's name at the sentinels.
+    #[arg(long, env = "REDIS_SENTINEL_MASTER", default_value = DEFAULT_MASTER_NAME, global = true)]
+    pub sentinel_master: String,
+    /// The sentinels' own password (their requirepass).
+    #[arg(
+        long,
+        env = "REDIS_SENTINEL_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub sentinel_password: Option<Secret>,
+    /// PEM file of the CAs to trust for rediss:// (default: the built-in web roots).
+    #[arg(long, env = "REDIS_CA_FILE", global = true)]
+    pub redis_ca_file: Option<std::path::PathBuf>,
+    /// Seconds to wait for a Redis connection (TCP, TLS and AUTH).
+    #[arg(
+        long,
+        env = "REDIS_CONNECT_TIMEOUT",
+        default_value_t = 5.0,
+        global = true
+    )]
+    pub redis_connect_timeout: f64,
+    /// Seconds to wait for the reply to one Redis command.
+    #[arg(
+        long,
+        env = "REDIS_COMMAND_TIMEOUT",
+        default_value_t = 10.0,
+        global = true
+    )]
+    pub redis_command_timeout: f64,
     /// Queue name (the sorted set's key).
     #[arg(long, env = "LYANNA_QUEUE", default_value = "arq:queue", global = true)]
     pub queue: String,
@@ -48,6 +91,25 @@ pub struct Common {
     /// Log format: text or json.
     #[arg(long, env = "LYANNA_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
+}
+
+/// Debug without secrets: the URL masked, passwords as `***`.
+impl std::fmt::Debug for Common {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Common")
+            .field("redis_url", &crate::conn::mask_url(&self.redis_url))
+            .field("redis_password", &self.redis_password)
+            .field("sentinel", &self.sentinel)
+            .field("sentinel_master", &self.sentinel_master)
+            .field("sentinel_password", &self.sentinel_password)
+            .field("redis_ca_file", &self.redis_ca_file)
+            .field("redis_connect_timeout", &self.redis_connect_timeout)
+            .field("redis_command_timeout", &self.redis_command_timeout)
+            .field("queue", &self.queue)
+            .field("codec", &self.codec)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
 }
 
 /// The worker's flags (arq's WorkerSettings).
@@ -201,6 +263,15 @@ impl Common {
     }
 
     pub fn redis(&self) -> Result<RedisSettings, ConfigError> {
+        self.redis_with_env(|k| std::env::var(k).ok())
+    }
+
+    /// [`Common::redis`] with the environment passed in (the blog's sentinel variables are
+    /// read here, not by clap), so tests need not touch the process environment.
+    pub fn redis_with_env(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<RedisSettings, ConfigError> {
         let url = &self.redis_url;
         if !(url.starts_with("redis://")
             || url.starts_with("rediss://")
@@ -222,7 +293,91 @@ impl Common {
                 format!("{}: {e}", crate::conn::mask_url(url)),
             )
         })?;
-        Ok(RedisSettings::from_url(url.clone()))
+        let mut settings = RedisSettings::from_url(url.clone());
+        settings.password = self.redis_password.clone();
+        settings.sentinels = self.sentinels(&env)?;
+        if !settings.sentinels.is_empty() && url.starts_with("unix://") {
+            return Err(bad(
+                "--redis-url",
+                "REDIS_URL",
+                "a unix:// URL cannot be used with sentinels",
+            ));
+        }
+        if self.sentinel_master.is_empty() {
+            return Err(bad(
+                "--sentinel-master",
+                "REDIS_SENTINEL_MASTER",
+                "must not be empty",
+            ));
+        }
+        settings.master_name = self.sentinel_master.clone();
+        settings.sentinel_password = self.sentinel_password.clone();
+        if let Some(path) = &self.redis_ca_file {
+            crate::conn::read_ca_file(path)
+                .map_err(|e| bad("--redis-ca-file", "REDIS_CA_FILE", e))?;
+            settings.ca_file = Some(path.clone());
+        }
+        settings.connect_timeout = seconds(
+            self.redis_connect_timeout,
+            "--redis-connect-timeout",
+            "REDIS_CONNECT_TIMEOUT",
+            false,
+        )?;
+        settings.command_timeout = seconds(
+            self.redis_command_timeout,
+            "--redis-command-timeout",
+            "REDIS_COMMAND_TIMEOUT",
+            false,
+        )?;
+        Ok(settings)
+    }
+
+    /// `--sentinel`, else the blog's `REDIS_SENTINEL_SVC_HOST` with `REDIS_SENTINEL_SVC_PORT`
+    /// (a port, or Kubernetes' own `tcp://ip:port` for a service of that name; its manifest's
+    /// misspelt `REDIS_SENTINEL_SVC_POST` is accepted with a warning), else none.
+    fn sentinels(
+        &self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<SentinelAddr>, ConfigError> {
+        if let Some(list) = &self.sentinel {
+            return parse_sentinels(list).map_err(|e| bad("--sentinel", "REDIS_SENTINEL", e));
+        }
+        let Some(host) = env("REDIS_SENTINEL_SVC_HOST").filter(|h| !h.trim().is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let (var, port) = match env("REDIS_SENTINEL_SVC_PORT") {
+            Some(p) => ("REDIS_SENTINEL_SVC_PORT", Some(p)),
+            None => match env("REDIS_SENTINEL_SVC_POST") {
+                Some(p) => {
+                    tracing::warn!(
+                        "REDIS_SENTINEL_SVC_POST is a misspelling of REDIS_SENTINEL_SVC_PORT; \
+                         using it"
+                    );
+                    ("REDIS_SENTINEL_SVC_POST", Some(p))
+                }
+                None => ("REDIS_SENTINEL_SVC_PORT", None),
+            },
+        };
+        let port = match port.as_deref().map(str::trim) {
+            None | Some("") => crate::conn::DEFAULT_SENTINEL_PORT,
+            Some(p) => {
+                let digits = p
+                    .strip_prefix("tcp://")
+                    .map_or(p, |a| a.rsplit_once(':').map_or(a, |(_, port)| port));
+                match digits.parse::<u16>() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(bad(var, var, format!("{p:?} is not a port"))),
+                }
+            }
+        };
+        let host = host.trim();
+        let item = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        parse_sentinels(&item)
+            .map_err(|e| bad("REDIS_SENTINEL_SVC_HOST", "REDIS_SENTINEL_SVC_HOST", e))
     }
 
     pub fn json_logs(&self) -> Result<bool, ConfigError> {
@@ -393,7 +548,7 @@ mod tests {
             cli.worker.settings(&cli.common).unwrap_err().flag,
             "--codec"
         );
-        let cli = parse(&["--poll-delay", "-1"]);
+        let cli = parse(&["--poll-delay=-1"]);
         assert_eq!(
             cli.worker.settings(&cli.common).unwrap_err().flag,
             "--poll-delay"
@@ -405,5 +560,133 @@ mod tests {
             cli.worker.settings(&cli.common).unwrap_err().flag,
             "--timezone"
         );
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn redis_settings_from_flags() {
+        let cli = parse(&[
+            "--redis-url",
+            "redis://app:urlpw@h:6380/3",
+            "--redis-password",
+            "flagpw",
+            "--sentinel",
+            "s1:26379,s2:26380",
+            "--sentinel-master",
+            "blog",
+            "--sentinel-password",
+            "sentpw",
+            "--redis-connect-timeout",
+            "1.5",
+            "--redis-command-timeout",
+            "2",
+        ]);
+        let r = cli.common.redis_with_env(no_env).unwrap();
+        assert_eq!(r.password.as_ref().map(|p| p.expose()), Some("flagpw"));
+        assert_eq!(r.sentinels.len(), 2);
+        assert_eq!(r.sentinels[1].port, 26380);
+        assert_eq!(r.master_name, "blog");
+        assert_eq!(r.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(r.command_timeout, Duration::from_secs(2));
+        let shown = format!("{:?} {:?} {}", cli, r, r.display());
+        for pw in ["urlpw", "flagpw", "sentpw"] {
+            assert!(!shown.contains(pw), "{pw} leaked: {shown}");
+        }
+        let plain = parse(&[]).common.redis_with_env(no_env).unwrap();
+        assert!(plain.sentinels.is_empty());
+        assert_eq!(plain.master_name, "mymaster");
+    }
+
+    #[test]
+    fn blog_sentinel_environment() {
+        let cli = parse(&[]);
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let r = cli
+            .common
+            .redis_with_env(env(&[("REDIS_SENTINEL_SVC_HOST", "sentinel")]))
+            .unwrap();
+        assert_eq!(r.sentinels[0].to_string(), "sentinel:26379");
+        let r = cli
+            .common
+            .redis_with_env(env(&[
+                ("REDIS_SENTINEL_SVC_HOST", "sentinel"),
+                ("REDIS_SENTINEL_SVC_POST", "26400"),
+            ]))
+            .unwrap();
+        assert_eq!(r.sentinels[0].port, 26400);
+        let r = cli
+            .common
+            .redis_with_env(env(&[
+                ("REDIS_SENTINEL_SVC_HOST", "10.0.0.7"),
+                ("REDIS_SENTINEL_SVC_PORT", "tcp://10.0.0.7:26390"),
+            ]))
+            .unwrap();
+        assert_eq!(r.sentinels[0].to_string(), "10.0.0.7:26390");
+        let e = cli
+            .common
+            .redis_with_env(env(&[
+                ("REDIS_SENTINEL_SVC_HOST", "sentinel"),
+                ("REDIS_SENTINEL_SVC_PORT", "http"),
+            ]))
+            .unwrap_err();
+        assert!(e.to_string().contains("REDIS_SENTINEL_SVC_PORT"), "{e}");
+        // An explicit --sentinel wins over the blog's variables.
+        let cli = parse(&["--sentinel", "a:1"]);
+        let r = cli
+            .common
+            .redis_with_env(env(&[("REDIS_SENTINEL_SVC_HOST", "sentinel")]))
+            .unwrap();
+        assert_eq!(r.sentinels[0].to_string(), "a:1");
+    }
+
+    #[test]
+    fn bad_redis_settings_name_flag_and_env() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["--sentinel", "h:notaport"],
+                "--sentinel",
+                "REDIS_SENTINEL",
+            ),
+            (&["--sentinel", ""], "--sentinel", "REDIS_SENTINEL"),
+            (
+                &["--sentinel-master", ""],
+                "--sentinel-master",
+                "REDIS_SENTINEL_MASTER",
+            ),
+            (
+                &["--redis-ca-file", "/nonexistent/ca.pem"],
+                "--redis-ca-file",
+                "REDIS_CA_FILE",
+            ),
+            (
+                &["--redis-connect-timeout", "0"],
+                "--redis-connect-timeout",
+                "REDIS_CONNECT_TIMEOUT",
+            ),
+            (
+                &["--redis-command-timeout=-1"],
+                "--redis-command-timeout",
+                "REDIS_COMMAND_TIMEOUT",
+            ),
+            (
+                &["--redis-url", "unix:///tmp/r.sock", "--sentinel", "h"],
+                "--redis-url",
+                "REDIS_URL",
+            ),
+        ];
+        for (args, flag, env) in cases {
+            let e = parse(args).common.redis_with_env(no_env).unwrap_err();
+            assert_eq!(e.flag, *flag, "{args:?}");
+            assert!(e.to_string().contains(env), "{e}");
+        }
     }
 }

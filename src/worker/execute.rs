@@ -34,34 +34,7 @@ fn cancelled() -> PyObject {
     exc("asyncio.exceptions", "CancelledError", vec![])
 }
 
-/// Python's `repr()` of a str, for messages arq formats with `!r`.
-pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
+pub use lyanna_task_api::value::py_repr;
 
 /// What we know of the job when it ends, for its result.
 struct Known {
@@ -103,7 +76,7 @@ impl Shared {
             Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
             Err(e) => {
                 // arq's fallback: a failed result saying the value could not be serialized.
-                warn!(job_id = id, error = %e, "result cannot be serialized");
+                warn!(error = %e, "result cannot be serialized");
                 r.success = false;
                 r.result = codec.exception_value(&exc(
                     "arq.jobs",
@@ -113,7 +86,7 @@ impl Shared {
                 match codec.encode(&r.to_value()) {
                     Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
                     Err(e) => {
-                        warn!(job_id = id, error = %e, "failure result cannot be serialized either; none stored");
+                        warn!(error = %e, "failure result cannot be serialized either; none stored");
                         None
                     }
                 }
@@ -165,7 +138,7 @@ pub(crate) async fn run_job(
         start_ms: now_ms(),
     };
     let Some(payload) = c.payload.as_deref() else {
-        warn!(job_id = id, "job expired");
+        warn!("job expired");
         return (
             shared.failed_early(id, &k, job_execution_failed("job expired".into())),
             Outcome::Failed,
@@ -180,7 +153,7 @@ pub(crate) async fn run_job(
     {
         Ok(job) => job,
         Err(e) => {
-            warn!(job_id = id, error = %e, "deserializing job failed");
+            warn!(error = %e, "deserializing job failed");
             let err = exc(
                 "arq.jobs",
                 "DeserializationError",
@@ -189,6 +162,7 @@ pub(crate) async fn run_job(
             return (shared.failed_early(id, &k, err), Outcome::Failed);
         }
     };
+    tracing::Span::current().record("function", job.function.as_str());
     k.function = job.function.clone();
     k.args = job.args.clone();
     k.enqueue_time_ms = job.enqueue_time_ms;
@@ -198,12 +172,13 @@ pub(crate) async fn run_job(
         // An abort entry older than the job is a leftover for an earlier job with the same id
         // (arq #485): ignore it rather than kill this one.
         if asked >= job.enqueue_time_ms {
-            info!(job_id = id, function = %job.function, "aborted before start");
+            info!("aborted before start");
+            shared.metrics.aborted(&job.function);
             return (shared.failed_early(id, &k, cancelled()), Outcome::Failed);
         }
     }
     let Some(entry) = shared.functions.get(&job.function).cloned() else {
-        warn!(job_id = id, function = %job.function, "function not found");
+        warn!(function = %job.function, "function not found");
         let msg = format!("function {} not found", py_repr(&job.function));
         return (
             shared.failed_early(id, &k, job_execution_failed(msg)),
@@ -226,7 +201,7 @@ pub(crate) async fn run_job(
     }
     let max_tries = entry.options.max_tries.unwrap_or(shared.settings.max_tries);
     if k.job_try > i64::from(max_tries) {
-        warn!(job_id = id, function = %job.function, max_tries, "max retries exceeded");
+        warn!(function = %job.function, max_tries, "max retries exceeded");
         let msg = format!("max {max_tries} retries exceeded");
         return (
             shared.failed_early(id, &k, job_execution_failed(msg)),
@@ -246,9 +221,7 @@ pub(crate) async fn run_job(
     k.start_ms = now_ms();
     let args_str = super::log::args_summary(&job.args);
     let delayed = k.start_ms - c.score;
-    info!(
-        job_id = id,
-        function = %job.function,
+    info!(function = %job.function,
         r#try = k.job_try,
         "{:6.2}s → {id}:{}({args_str}){}{}",
         (k.start_ms - job.enqueue_time_ms) as f64 / 1000.0,
@@ -299,7 +272,6 @@ pub(crate) async fn run_job(
     let (kind, outcome) = match ended {
         Ended::Returned(Ok(v)) => {
             info!(
-                job_id = id,
                 "{took:6.2}s ← {id}:{} ● {}",
                 job.function,
                 super::log::truncate(&v.to_string())
@@ -308,7 +280,6 @@ pub(crate) async fn run_job(
         }
         Ended::Returned(Err(TaskError::Retry { defer })) => {
             info!(
-                job_id = id,
                 "{took:6.2}s ↻ {id}:{} retrying job in {:.2}s",
                 job.function,
                 defer.as_secs_f64()
@@ -319,7 +290,6 @@ pub(crate) async fn run_job(
         }
         Ended::Returned(Err(TaskError::Failed { exception })) => {
             warn!(
-                job_id = id,
                 "{took:6.2}s ! {id}:{} failed, {}: {}",
                 job.function,
                 exception.name,
@@ -331,7 +301,7 @@ pub(crate) async fn run_job(
             )
         }
         Ended::Panicked => {
-            warn!(job_id = id, "{took:6.2}s ! {id}:{} panicked", job.function);
+            warn!("{took:6.2}s ! {id}:{} panicked", job.function);
             let e = exc(
                 "builtins",
                 "RuntimeError",
@@ -340,15 +310,13 @@ pub(crate) async fn run_job(
             (done(false, codec.exception_value(&e)), Outcome::Failed)
         }
         Ended::TimedOut => {
-            warn!(
-                job_id = id,
-                "{took:6.2}s ! {id}:{} failed, TimeoutError", job.function
-            );
+            warn!("{took:6.2}s ! {id}:{} failed, TimeoutError", job.function);
             let e = exc("asyncio.exceptions", "TimeoutError", vec![]);
             (done(false, codec.exception_value(&e)), Outcome::Failed)
         }
         Ended::Aborted => {
-            info!(job_id = id, "{took:6.2}s ⊘ {id}:{} aborted", job.function);
+            shared.metrics.aborted(&job.function);
+            info!("{took:6.2}s ⊘ {id}:{} aborted", job.function);
             (
                 done(false, codec.exception_value(&cancelled())),
                 Outcome::Failed,
@@ -356,8 +324,8 @@ pub(crate) async fn run_job(
         }
         Ended::Stopped => {
             info!(
-                job_id = id,
-                "{took:6.2}s ↻ {id}:{} cancelled, will be run again", job.function
+                "{took:6.2}s ↻ {id}:{} cancelled, will be run again",
+                job.function
             );
             (FinishKind::Retry { incr_score: None }, Outcome::Retried)
         }

@@ -29,7 +29,7 @@ mod tests {
     fn summary_truncates() {
         let a = Args::new(vec![Value::Int(1), Value::str("x".repeat(200))], vec![]);
         let s = args_summary(&a);
-        assert!(s.starts_with("1, \"xxx"));
+        assert!(s.starts_with("1, 'xxx"));
         assert_eq!(s.chars().count(), MAX_LEN);
     }
 }

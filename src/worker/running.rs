@@ -45,7 +45,12 @@ impl Running {
         shared.metrics.in_progress.inc();
         let shared = shared.clone();
         let stop = stop.clone();
-        let span = tracing::info_span!("job", job_id = %c.id, r#try = c.job_try);
+        let span = tracing::info_span!(
+            "job",
+            job_id = %c.id,
+            function = tracing::field::Empty,
+            r#try = c.job_try
+        );
         let id = c.id.clone();
         let handle = self.tasks.spawn(
             async move {

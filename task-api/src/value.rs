@@ -182,6 +182,35 @@ impl From<f64> for Value {
     }
 }
 
+/// Python's `repr()` of a str (single quotes unless the text holds one and no double quote).
+pub fn py_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// Python-`repr`-like rendering, used in logs and in the messages of failed results.
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,8 +242,19 @@ impl fmt::Display for Value {
                     write!(f, "{x}")
                 }
             }
-            Value::Str(s) => write!(f, "{s:?}"),
-            Value::Bytes(b) => write!(f, "b{:?}", String::from_utf8_lossy(b)),
+            Value::Str(s) => f.write_str(&py_repr(s)),
+            Value::Bytes(b) => {
+                let text: String = b
+                    .iter()
+                    .map(|&c| match c {
+                        b'\\' => "\\\\".to_string(),
+                        b'\'' => "\\'".to_string(),
+                        0x20..=0x7e => (c as char).to_string(),
+                        _ => format!("\\x{c:02x}"),
+                    })
+                    .collect();
+                write!(f, "b'{text}'")
+            }
             Value::List(v) => seq(f, "[", v, "]"),
             Value::Tuple(v) if v.len() == 1 => write!(f, "({},)", v[0]),
             Value::Tuple(v) => seq(f, "(", v, ")"),
