@@ -134,11 +134,9 @@ async fn wait_for_redis(
                 Err(e) => e,
             },
         };
-        if is_auth_error(&err) {
-            anyhow::bail!(
-                "Redis at {} refused our credentials: {err}",
-                redis.masked_url()
-            );
+        // Also an untrusted TLS certificate or an unknown sentinel master name.
+        if is_auth_error(&err) || crate::conn::is_permanent(&err) {
+            anyhow::bail!(crate::conn::ConnectError::new(redis.masked_url(), err));
         }
         let delay = backoff.next_delay();
         tracing::warn!(
@@ -177,13 +175,9 @@ async fn check(settings: &crate::conn::RedisSettings, queue: &str) -> anyhow::Re
 /// A CLI argument: JSON when it parses, else the string itself.
 pub fn parse_arg(s: &str) -> Value {
     match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(v) => from_json(v),
+        Ok(v) => crate::codec::json::from_json(v),
         Err(_) => Value::Str(s.to_string()),
     }
-}
-
-fn from_json(v: serde_json::Value) -> Value {
-    crate::codec::json::decode(v.to_string().as_bytes()).unwrap_or(Value::None)
 }
 
 /// A value as JSON for display: tuples and sets as arrays, bytes and datetimes as strings,

@@ -22,61 +22,50 @@ fn python_producer_our_worker_pickle_and_msgpack() {
     }
 }
 
-/// Our `enqueue` -> the Python arq worker -> our `result`.
+/// Our `enqueue` -> the Python arq worker -> our `result`, with pickle and with msgpack.
 #[test]
 fn our_producer_python_worker_our_result() {
-    let queue = unique_queue("rs2py");
-    let mut py = PythonWorker::start(&queue, &[]);
-    let url = redis_url();
-    let base = ["--redis-url", url.as_str(), "--queue", queue.as_str()];
-    let enqueue = |args: &[&str]| {
-        let mut a = vec!["enqueue"];
-        a.extend_from_slice(args);
-        a.extend_from_slice(&base);
-        let out = cli(&a);
-        assert!(
-            out.status.success(),
-            "enqueue failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    let echo = enqueue(&[
-        "echo",
-        "1",
-        "\"two\"",
-        "[3, 4]",
-        "héllo",
-        "--kwarg",
-        "k={\"v\": null}",
-    ]);
-    let fail = enqueue(&["fail", "kaboom"]);
-    let result = |id: &str| {
-        let mut a = vec!["result", id, "--wait", "20"];
-        a.extend_from_slice(&base);
-        cli(&a)
-    };
-    let out = result(&echo);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["success"], true);
-    assert_eq!(
-        r["result"]["args"],
-        serde_json::json!([1, "two", [3, 4], "héllo"])
-    );
-    assert_eq!(r["result"]["kwargs"], serde_json::json!({"k": {"v": null}}));
-    assert_eq!(r["tries"], 1);
-    let out = result(&fail);
-    assert_eq!(out.status.code(), Some(1), "a failed job exits 1");
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["success"], false);
-    assert_eq!(r["result"]["type"], "builtins.RuntimeError");
-    assert_eq!(r["result"]["args"], serde_json::json!(["kaboom"]));
-    py.stop();
+    for codec in ["pickle", "msgpack"] {
+        let queue = unique_queue(&format!("rs2py-{codec}"));
+        let mut py = PythonWorker::start(&queue, &[("BENCH_SERIALIZER", codec)]);
+        let url = redis_url();
+        let base = ["--redis-url", url.as_str(), "--queue", queue.as_str(), "--codec", codec];
+        let enqueue = |args: &[&str]| {
+            let mut a = vec!["enqueue"];
+            a.extend_from_slice(args);
+            a.extend_from_slice(&base);
+            let out = cli(&a);
+            assert!(out.status.success(), "enqueue failed: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let echo = enqueue(&["echo", "1", "\"two\"", "[3, 4]", "héllo", "--kwarg", "k={\"v\": null}"]);
+        let fail = enqueue(&["fail", "kaboom"]);
+        let result = |id: &str| {
+            let mut a = vec!["result", id, "--wait", "20"];
+            a.extend_from_slice(&base);
+            cli(&a)
+        };
+        let out = result(&echo);
+        assert!(out.status.success(), "{codec}: {}", String::from_utf8_lossy(&out.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["success"], true);
+        assert_eq!(r["result"]["args"], serde_json::json!([1, "two", [3, 4], "héllo"]));
+        assert_eq!(r["result"]["kwargs"], serde_json::json!({"k": {"v": null}}));
+        assert_eq!(r["tries"], 1);
+        assert_eq!(r["function"], "echo");
+        let out = result(&fail);
+        assert_eq!(out.status.code(), Some(1), "a failed job exits 1");
+        let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(r["success"], false);
+        if codec == "pickle" {
+            assert_eq!(r["result"]["type"], "builtins.RuntimeError");
+            assert_eq!(r["result"]["args"], serde_json::json!(["kaboom"]));
+        } else {
+            // A Python worker cannot msgpack an exception and stores this string instead.
+            assert_eq!(r["result"], "unable to serialize result");
+        }
+        py.stop();
+    }
 }
 
 /// Python `job.abort()` of a running and of a deferred job on our worker returns True.

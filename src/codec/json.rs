@@ -21,7 +21,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
     Ok(from_json(v))
 }
 
-fn from_json(v: serde_json::Value) -> Value {
+/// A parsed JSON document as a [`Value`] (objects keep their key order).
+pub fn from_json(v: serde_json::Value) -> Value {
     use serde_json::Value as J;
     match v {
         J::Null => Value::None,

@@ -160,7 +160,7 @@ impl Worker {
             if shutdown.is_cancelled() {
                 break;
             }
-            running.reap(&self.shared);
+            running.reap();
             let mut wake_early = false;
             let step: Result<bool, redis::RedisError> = async {
                 let mut conn = self.shared.redis.conn().await?;
@@ -248,10 +248,10 @@ impl Worker {
             "stopping: no new jobs will be claimed"
         );
         if s.burst && !shutdown.is_cancelled() {
-            running.wait_all(&self.shared).await;
+            running.wait_all().await;
         } else if running.len() > 0 {
             let wait = s.job_completion_wait;
-            if tokio::time::timeout(wait, running.wait_all(&self.shared))
+            if tokio::time::timeout(wait, running.wait_all())
                 .await
                 .is_err()
             {
@@ -260,7 +260,7 @@ impl Worker {
                     "job_completion_wait over; cancelling running jobs, they will be retried"
                 );
                 stop_jobs.cancel();
-                running.wait_all(&self.shared).await;
+                running.wait_all().await;
             }
         }
         if let Some(hook) = &self.tasks.on_shutdown {

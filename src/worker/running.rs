@@ -66,7 +66,7 @@ impl Running {
     }
 
     /// Forgets jobs whose tasks have ended.
-    pub fn reap(&mut self, _shared: &Shared) {
+    pub fn reap(&mut self) {
         while let Some(done) = self.tasks.try_join_next_with_id() {
             self.forget(done);
         }
@@ -88,7 +88,7 @@ impl Running {
     }
 
     /// Waits for every running job to finish.
-    pub async fn wait_all(&mut self, _shared: &Shared) {
+    pub async fn wait_all(&mut self) {
         while let Some(done) = self.tasks.join_next_with_id().await {
             self.forget(done);
         }

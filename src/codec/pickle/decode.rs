@@ -186,7 +186,7 @@ impl<'a> Vm<'a> {
         match top {
             Value::List(xs) | Value::Set(xs) => xs.extend(items),
             Value::Dict(kv) => {
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return Err(malformed("odd number of dict items"));
                 }
                 let mut it = items.into_iter();

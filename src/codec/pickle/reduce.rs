@@ -150,13 +150,7 @@ pub(super) fn reduce(module: &str, name: &str, args: Vec<Value>) -> Result<Value
         // Only reachable with Globals::Opaque: keep the call for display.
         _ => Some(Value::Object(PyObject::new(module, name, args))),
     };
-    match built {
-        Some(v) => Ok(v),
-        None if module == "datetime" => {
-            // An aware datetime with a zone other than a fixed offset (zoneinfo, pytz) is
-            // refused by check_global in jobs; in results keep it opaque.
-            Err(malformed("unsupported form", module, name))
-        }
-        None => Err(malformed("unsupported form", module, name)),
-    }
+    // None: arguments Python never writes for this class (or, for datetimes, a zone other
+    // than a fixed offset, which jobs cannot name anyway).
+    built.ok_or_else(|| malformed("unsupported form", module, name))
 }
