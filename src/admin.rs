@@ -178,3 +178,19 @@ pub async fn serve(
     tracing::info!(addr = %bound, "admin server listening");
     Ok(bound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn livez_fails_once_the_loop_stops_turning() {
+        let p = Probe::new();
+        assert!(p.alive());
+        let stuck_since = now_ms() - STUCK_AFTER.as_millis() as i64 - 1;
+        p.last_turn_ms.store(stuck_since, Ordering::Relaxed);
+        assert!(!p.alive());
+        p.turned();
+        assert!(p.alive());
+    }
+}

@@ -27,41 +27,85 @@ fn pickle_value() -> impl Strategy<Value = Value> {
             let b = BigInt::from(n) * BigInt::from(1u64 << 40);
             Value::BigInt(if neg { -b } else { b })
         }),
-        (1u16..9999, 1u8..13, 1u8..29, 0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000, proptest::option::of(-86_399i32..86_399))
-            .prop_map(|(year, month, day, hour, minute, second, microsecond, off)| Value::DateTime {
-                year, month, day, hour, minute, second, microsecond,
-                utc_offset_s: off.map(|o| o / 60 * 60),
-            }),
-        (1u16..9999, 1u8..13, 1u8..29).prop_map(|(year, month, day)| Value::Date { year, month, day }),
-        (-999_999_999i64..999_999_999, 0i32..86_400, 0i32..1_000_000)
-            .prop_map(|(days, seconds, microseconds)| Value::TimeDelta { days, seconds, microseconds }),
-        ".{0,20}".prop_map(|m| Value::Object(PyObject::new("builtins", "RuntimeError", vec![Value::Str(m)]))),
+        (
+            1u16..9999,
+            1u8..13,
+            1u8..29,
+            0u8..24,
+            0u8..60,
+            0u8..60,
+            0u32..1_000_000,
+            proptest::option::of(-86_399i32..86_399)
+        )
+            .prop_map(
+                |(year, month, day, hour, minute, second, microsecond, off)| Value::DateTime {
+                    year,
+                    month,
+                    day,
+                    hour,
+                    minute,
+                    second,
+                    microsecond,
+                    utc_offset_s: off.map(|o| o / 60 * 60),
+                }
+            ),
+        (1u16..9999, 1u8..13, 1u8..29).prop_map(|(year, month, day)| Value::Date {
+            year,
+            month,
+            day
+        }),
+        (-999_999_999i64..999_999_999, 0i32..86_400, 0i32..1_000_000).prop_map(
+            |(days, seconds, microseconds)| Value::TimeDelta {
+                days,
+                seconds,
+                microseconds
+            }
+        ),
+        ".{0,20}".prop_map(|m| Value::Object(PyObject::new(
+            "builtins",
+            "RuntimeError",
+            vec![Value::Str(m)]
+        ))),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
-            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8).prop_map(|kv| {
-                let mut seen = std::collections::HashSet::new();
-                Value::Dict(kv.into_iter().filter(|(k, _)| seen.insert(k.to_string())).collect())
-            }),
+            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8)
+                .prop_map(|kv| {
+                    let mut seen = std::collections::HashSet::new();
+                    Value::Dict(
+                        kv.into_iter()
+                            .filter(|(k, _)| seen.insert(k.to_string()))
+                            .collect(),
+                    )
+                }),
         ]
     })
 }
 
 fn plain_value(floats: bool, bytes: bool) -> impl Strategy<Value = Value> {
     let leaf = if bytes {
-        prop_oneof![scalar(floats), proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes)].boxed()
+        prop_oneof![
+            scalar(floats),
+            proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes)
+        ]
+        .boxed()
     } else {
         scalar(floats)
     };
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
-            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8).prop_map(|kv| {
-                let mut seen = std::collections::HashSet::new();
-                Value::Dict(kv.into_iter().filter(|(k, _)| seen.insert(k.to_string())).collect())
-            }),
+            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8)
+                .prop_map(|kv| {
+                    let mut seen = std::collections::HashSet::new();
+                    Value::Dict(
+                        kv.into_iter()
+                            .filter(|(k, _)| seen.insert(k.to_string()))
+                            .collect(),
+                    )
+                }),
         ]
     })
 }

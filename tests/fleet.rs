@@ -51,12 +51,20 @@ fn mixed_fleet_runs_every_job_once() {
     let logs = [a.log_text(), b.log_text(), py.log_text()];
     let seen = starts(&logs);
     for id in &ids {
-        assert_eq!(seen.get(id), Some(&1), "job {id} started {:?} times", seen.get(id));
+        assert_eq!(
+            seen.get(id),
+            Some(&1),
+            "job {id} started {:?} times",
+            seen.get(id)
+        );
     }
     let ours = starts(&logs[..2]).len();
     let python = starts(&logs[2..]).len();
     println!("mixed fleet: ours ran {ours}, python ran {python}");
-    assert!(ours > 0 && python > 0, "both kinds of worker took part (ours {ours}, python {python})");
+    assert!(
+        ours > 0 && python > 0,
+        "both kinds of worker took part (ours {ours}, python {python})"
+    );
 }
 
 /// SIGKILL our worker while 50 jobs run; a second worker finishes them all once the dead
@@ -96,7 +104,9 @@ fn crash_recovery_after_sigkill() {
 fn cron_ticks_run_once_across_three_workers() {
     let q = unique_queue("cron");
     let env = [("DIAGNOSTICS_CRON", "every-second")];
-    let mut workers: Vec<_> = (0..3).map(|_| WorkerProcess::start_with(&q, &[], &env)).collect();
+    let mut workers: Vec<_> = (0..3)
+        .map(|_| WorkerProcess::start_with(&q, &[], &env))
+        .collect();
     std::thread::sleep(Duration::from_secs(6));
     for w in &mut workers {
         assert_eq!(w.terminate(Duration::from_secs(20)), Some(0));
@@ -104,22 +114,47 @@ fn cron_ticks_run_once_across_three_workers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ticks: Vec<String> = rt.block_on(async {
         let mut conn = redis_conn(&redis_url()).await;
-        let t: Vec<String> = redis::cmd("LRANGE").arg(format!("{q}:ticks")).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
-        let _: () = redis::cmd("DEL").arg(format!("{q}:ticks")).query_async(&mut conn).await.unwrap();
+        let t: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("{q}:ticks"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(format!("{q}:ticks"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         drop_queue(&mut conn, &q).await;
         t
     });
-    assert!(ticks.len() >= 3, "only {} ticks in 6 s: {ticks:?}", ticks.len());
+    assert!(
+        ticks.len() >= 3,
+        "only {} ticks in 6 s: {ticks:?}",
+        ticks.len()
+    );
     let mut unique = ticks.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ticks.len(), "a tick ran twice: {ticks:?}");
     for t in &ticks {
-        let ms: i64 = t.strip_prefix("cron:tick:").expect("arq cron id").parse().unwrap();
+        let ms: i64 = t
+            .strip_prefix("cron:tick:")
+            .expect("arq cron id")
+            .parse()
+            .unwrap();
         assert_eq!(ms % 1000, 123, "{t}");
     }
     // Consecutive seconds: no tick skipped between the first and the last.
-    let mut secs: Vec<i64> = ticks.iter().map(|t| t.rsplit(':').next().unwrap().parse::<i64>().unwrap() / 1000).collect();
+    let mut secs: Vec<i64> = ticks
+        .iter()
+        .map(|t| t.rsplit(':').next().unwrap().parse::<i64>().unwrap() / 1000)
+        .collect();
     secs.sort();
-    assert_eq!((secs[secs.len() - 1] - secs[0]) as usize + 1, secs.len(), "{ticks:?}");
+    assert_eq!(
+        (secs[secs.len() - 1] - secs[0]) as usize + 1,
+        secs.len(),
+        "{ticks:?}"
+    );
 }

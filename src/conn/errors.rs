@@ -4,20 +4,20 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 /// A start-up failure, naming where we tried (URL masked).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot connect to Redis at {url}: {source}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+#[error("cannot connect to Redis at {url}: {cause}{}", hint.map(|h| format!(" ({h})")).unwrap_or_default())]
 pub struct ConnectError {
     pub url: String,
-    #[source]
-    pub source: RedisError,
+    /// Not a `#[source]`: its text is in the message already, and a chain would repeat it.
+    pub cause: RedisError,
     pub hint: Option<&'static str>,
 }
 
 impl ConnectError {
-    pub fn new(url: &str, source: RedisError) -> Self {
+    pub fn new(url: &str, cause: RedisError) -> Self {
         ConnectError {
             url: url.to_string(),
-            hint: hint(&source),
-            source,
+            hint: hint(&cause),
+            cause,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Redis connectivity: one shared multiplexed connection to the queue's master, found
 //! directly from the URL or through Sentinel, rebuilt after connection errors, READONLY
-//! replies and `+switch-master`, and the readiness state that follows it.
+//! replies and sentinel failover events, and the readiness state that follows it.
 //!
 //! Callers take a connection with [`Redis::conn`], run commands, and hand any error back
 //! through [`Redis::report`]; the worker never learns how the address was found.
@@ -8,7 +8,8 @@
 //! - `settings.rs`: [`RedisSettings`] and [`Secret`] (configuration, secrets masked).
 //! - `node.rs`: a connection to one data node (URL auth, database, TLS, timeouts).
 //! - `tls.rs`: `rediss://` trust (CA file).
-//! - `sentinel.rs`: asking sentinels, `ROLE` checks, the `+switch-master` listener.
+//! - `sentinel.rs`: asking sentinels, `ROLE` checks, listening to their events.
+//! - `failover.rs`: what those events do: pause writes, move to the promoted master.
 //! - `discovery.rs`: where the master is (URL or Sentinel), one (re)discovery at a time,
 //!   spaced by capped backoff with jitter.
 //! - `errors.rs`: [`ConnectError`] and which errors mean the connection is gone.
@@ -16,6 +17,7 @@
 mod backoff;
 mod discovery;
 mod errors;
+mod failover;
 mod node;
 mod sentinel;
 mod settings;
@@ -23,6 +25,7 @@ mod tls;
 mod url;
 
 pub use backoff::Backoff;
+pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
 pub use settings::{
     parse_sentinels, RedisSettings, Secret, SentinelAddr, DEFAULT_MASTER_NAME,
@@ -31,13 +34,14 @@ pub use settings::{
 pub use tls::read_ca_file;
 pub use url::mask_url;
 
-use discovery::{Gate, Live, Locator};
+use discovery::{Attempt, Live, Locator};
 use node::NodeSpec;
 use redis::aio::MultiplexedConnection;
 use redis::RedisError;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 struct Inner {
@@ -47,13 +51,18 @@ struct Inner {
     /// The connection in use; a std mutex held only to clone or swap it, so `conn()` and
     /// `report()` stay cheap.
     live: Mutex<Option<Live>>,
-    /// Serializes discovery: a burst of errors from one broken connection makes one.
-    gate: tokio::sync::Mutex<Gate>,
-    /// Set by `+switch-master`: the next attempt need not wait out the backoff.
-    retry_now: AtomicBool,
+    /// The reconnecting task runs (one at a time: a burst of errors makes one discovery).
+    reconnecting: AtomicBool,
+    /// Each attempt's outcome, for callers waiting in `conn()`.
+    attempts: watch::Sender<Attempt>,
+    /// A sentinel event: the reconnecting task need not wait out its backoff or pause.
+    retry_now: Arc<Notify>,
+    /// A Sentinel failover under way: no writes until it ends (or the pause runs out).
+    failover: Mutex<Option<failover::Failover>>,
     /// A health check after a reported error is under way.
     checking: AtomicBool,
     ready: AtomicBool,
+    next_id: AtomicU64,
     connections: AtomicU64,
     watching: AtomicBool,
     stop: CancellationToken,
@@ -84,10 +93,13 @@ impl Redis {
                 locator,
                 masked_url: masked_url.clone(),
                 live: Mutex::new(None),
-                gate: tokio::sync::Mutex::new(Gate::new()),
-                retry_now: AtomicBool::new(false),
+                reconnecting: AtomicBool::new(false),
+                attempts: watch::Sender::new(Attempt::default()),
+                retry_now: Arc::new(Notify::new()),
+                failover: Mutex::new(None),
                 checking: AtomicBool::new(false),
                 ready: AtomicBool::new(false),
+                next_id: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
                 watching: AtomicBool::new(false),
                 stop: CancellationToken::new(),
@@ -114,44 +126,52 @@ impl Redis {
         self.inner.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The current connection, finding the master and connecting first when there is none.
-    /// While Redis is unreachable this fails fast between attempts (capped backoff with
-    /// jitter), returning the last attempt's error.
+    fn live_conn(&self) -> Option<MultiplexedConnection> {
+        self.live().as_ref().map(|l| l.conn.clone())
+    }
+
+    /// The current connection. Without one, waits (up to the connect timeout) for the
+    /// background task to find the master and connect; while Redis is merely unreachable it
+    /// keeps waiting, other failures (credentials, certificate, master name) come back at
+    /// once. Returns the last attempt's error when time is up.
     pub async fn conn(&self) -> Result<MultiplexedConnection, RedisError> {
-        if let Some(l) = self.live().as_ref() {
-            return Ok(l.conn.clone());
+        if let Some(c) = self.live_conn() {
+            return Ok(c);
         }
-        let mut gate = self.inner.gate.lock().await;
-        // Whoever held the gate before us may have connected already.
-        if let Some(l) = self.live().as_ref() {
-            return Ok(l.conn.clone());
-        }
-        let retry_now = self.inner.retry_now.swap(false, Ordering::Relaxed);
-        if let Some(e) = gate.wait_error(retry_now) {
-            return Err(e);
-        }
-        match self.inner.locator.locate(&self.inner.node).await {
-            Ok(found) => {
-                let conn = found.conn.clone();
-                gate.connected(&self.inner.masked_url, &found);
-                let id = self.inner.connections.fetch_add(1, Ordering::Relaxed) + 1;
-                *self.live() = Some(Live::new(id, found));
-                self.inner.ready.store(true, Ordering::Relaxed);
-                self.start_watching();
-                Ok(conn)
+        let mut attempts = self.inner.attempts.subscribe();
+        self.reconnect_in_background();
+        let deadline = tokio::time::Instant::now() + self.inner.node.connect_timeout;
+        let mut last = None;
+        loop {
+            if let Some(c) = self.live_conn() {
+                return Ok(c);
             }
-            Err(e) => {
-                self.inner.ready.store(false, Ordering::Relaxed);
-                gate.failed(&self.inner.masked_url, &e);
-                Err(e)
+            match tokio::time::timeout_at(deadline, attempts.changed()).await {
+                Ok(Ok(())) => {
+                    let e = attempts.borrow_and_update().error.clone();
+                    match e {
+                        Some(e) if is_permanent(&e) => return Err(e),
+                        Some(e) => last = Some(e),
+                        None => {}
+                    }
+                }
+                _ => break,
             }
         }
+        if let Some(c) = self.live_conn() {
+            return Ok(c);
+        }
+        let e = last.or_else(|| self.inner.attempts.borrow().error.clone());
+        Err(e.unwrap_or_else(|| {
+            RedisError::from((redis::ErrorKind::Io, "Redis connection not ready yet"))
+        }))
     }
 
     /// A fresh connection of its own to the current master (for subscriptions and blocking
     /// commands).
     pub async fn dedicated(&self) -> Result<MultiplexedConnection, RedisError> {
-        let client = match self.live().as_ref().map(|l| l.client.clone()) {
+        let client = self.live().as_ref().map(|l| l.client.clone());
+        let client = match client {
             Some(c) => c,
             None => {
                 self.conn().await?;
@@ -205,18 +225,12 @@ impl Redis {
                 );
                 self.inner.ready.store(true, Ordering::Relaxed);
             }
-            Ok(Err(e)) => {
-                self.drop_live(Some(id), &format!("{reason}; check: {e}"));
-                let _ = self.conn().await;
-            }
-            Err(_) => {
-                self.drop_live(Some(id), &format!("{reason}; check timed out"));
-                let _ = self.conn().await;
-            }
+            Ok(Err(e)) => self.drop_live(Some(id), &format!("{reason}; check: {e}")),
+            Err(_) => self.drop_live(Some(id), &format!("{reason}; check timed out")),
         }
     }
 
-    /// Drops the connection (only `id`'s, when given) so the next `conn()` finds the master.
+    /// Drops the connection (only `id`'s, when given) and starts finding the master again.
     fn drop_live(&self, id: Option<u64>, reason: &str) {
         let mut live = self.live();
         if live
@@ -229,44 +243,8 @@ impl Redis {
             if let Some(old) = old {
                 tracing::warn!(url = %self.inner.masked_url, node = %old.addr, error = reason, "Redis connection lost; finding the master again");
             }
+            self.reconnect_in_background();
         }
-    }
-
-    /// Sentinel only: listen for `+switch-master` while this handle lives.
-    fn start_watching(&self) {
-        let Locator::Sentinel(sentinels) = &self.inner.locator else {
-            return;
-        };
-        if self.inner.watching.swap(true, Ordering::Relaxed) {
-            return;
-        }
-        let sentinels = sentinels.clone();
-        let stop = self.inner.stop.clone();
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            sentinels
-                .watch(stop, move |addr| {
-                    if let Some(inner) = weak.upgrade() {
-                        Redis { inner }.switch_master(addr);
-                    }
-                })
-                .await;
-        });
-    }
-
-    /// A sentinel announced a new master: leave the old one now and connect to the new one
-    /// without waiting for a caller or for the backoff.
-    fn switch_master(&self, addr: &str) {
-        let current = self.live().as_ref().map(|l| l.addr.clone());
-        if current.as_deref() == Some(addr) {
-            return;
-        }
-        self.drop_live(None, &format!("sentinel announced a new master at {addr}"));
-        self.inner.retry_now.store(true, Ordering::Relaxed);
-        let this = self.clone();
-        tokio::spawn(async move {
-            let _ = this.conn().await;
-        });
     }
 
     /// Whether Redis answers: true after a connection was made and until an error shows it

@@ -15,6 +15,7 @@ pub(crate) struct NodeSpec {
     info: ConnectionInfo,
     ca_pem: Option<Vec<u8>>,
     pub config: AsyncConnectionConfig,
+    pub connect_timeout: Duration,
     pub command_timeout: Duration,
 }
 
@@ -38,6 +39,7 @@ impl NodeSpec {
             info,
             ca_pem,
             config,
+            connect_timeout: s.connect_timeout,
             command_timeout: s.command_timeout,
         })
     }
@@ -99,8 +101,17 @@ impl NodeSpec {
 
     /// A new multiplexed connection with our connect and command timeouts.
     pub async fn connect(&self, client: &Client) -> RedisResult<MultiplexedConnection> {
+        self.connect_with(client, &self.config).await
+    }
+
+    /// The same with another config (ours plus a disconnect hook).
+    pub async fn connect_with(
+        &self,
+        client: &Client,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<MultiplexedConnection> {
         client
-            .get_multiplexed_async_connection_with_config(&self.config)
+            .get_multiplexed_async_connection_with_config(config)
             .await
     }
 }

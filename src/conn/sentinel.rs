@@ -1,13 +1,15 @@
 //! Sentinel: ask each sentinel in turn where the master is, check with `ROLE` that the node
 //! really is master (Sentinel's client guidance: a sentinel's answer may be stale), and listen
-//! for `+switch-master` so a failover is followed before the old master's errors show it.
+//! to every sentinel's events so a failover is followed before the old master's errors show
+//! it: writes pause when the leader picks a replica to promote (what the old master takes
+//! from then on is lost when it is demoted) and resume on the promoted one.
 
 use super::backoff::Backoff;
 use super::node::NodeSpec;
 use super::settings::{RedisSettings, SentinelAddr};
 use futures::StreamExt;
 use redis::aio::MultiplexedConnection;
-use redis::{Client, ErrorKind, RedisError, RedisResult, ServerErrorKind};
+use redis::{AsyncConnectionConfig, Client, ErrorKind, RedisError, RedisResult, ServerErrorKind};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +65,12 @@ impl Sentinels {
     /// Asks each sentinel in turn for the master, connects to the address it gives and keeps
     /// it only if `ROLE` says master. The error, when no sentinel leads to a master, lists
     /// what each one said, with the kind of the most telling failure (auth over I/O).
-    pub async fn find_master(&self, node: &NodeSpec) -> RedisResult<Found> {
+    /// `config` is for the master connection (it carries the disconnect hook).
+    pub async fn find_master(
+        &self,
+        node: &NodeSpec,
+        config: &AsyncConnectionConfig,
+    ) -> RedisResult<Found> {
         let n = self.addrs.len();
         let start = self.first.load(Ordering::Relaxed) % n;
         let mut said = Vec::new();
@@ -98,7 +105,7 @@ impl Sentinels {
                     continue;
                 }
             };
-            match self.connect_master(node, &host, port).await {
+            match self.connect_master(node, config, &host, port).await {
                 Ok((client, conn)) => {
                     self.first.store(i, Ordering::Relaxed);
                     return Ok(Found {
@@ -133,11 +140,12 @@ impl Sentinels {
     async fn connect_master(
         &self,
         node: &NodeSpec,
+        config: &AsyncConnectionConfig,
         host: &str,
         port: u16,
     ) -> RedisResult<(Client, MultiplexedConnection)> {
         let client = node.client_at(host, port)?;
-        let mut conn = node.connect(&client).await?;
+        let mut conn = node.connect_with(&client, config).await?;
         self.check_role(&mut conn).await?;
         Ok((client, conn))
     }
@@ -165,21 +173,44 @@ impl Sentinels {
         }
     }
 
-    /// Listens for `+switch-master` on one sentinel at a time (the next one when it goes
-    /// away) and calls `on_switch` with the new master's address, until `stop`.
-    pub async fn watch(&self, stop: CancellationToken, on_switch: impl Fn(&str)) {
+    /// Connects to the master a sentinel just announced (`+promoted-slave`), if `ROLE`
+    /// agrees; the sentinels themselves name the old master until the failover ends.
+    pub async fn connect_announced(
+        &self,
+        node: &NodeSpec,
+        config: &AsyncConnectionConfig,
+        addr: &str,
+    ) -> RedisResult<Found> {
+        let bad = || RedisError::from((ErrorKind::Io, "bad announced address", addr.to_string()));
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let (client, conn) = self.connect_master(node, config, host, port).await?;
+        Ok(Found {
+            conn,
+            client,
+            addr: addr.to_string(),
+            via: Some("announcement".to_string()),
+        })
+    }
+
+    /// Listens to every sentinel's events (each reconnected with backoff when it goes away)
+    /// and hands those about our master to `on_event`, until `stop`. All of them, because
+    /// only the sentinel leading a failover announces its steps.
+    pub async fn watch(&self, stop: CancellationToken, on_event: impl Fn(Event)) {
+        let each = (0..self.addrs.len()).map(|i| self.watch_one(i, &stop, &on_event));
+        futures::future::join_all(each).await;
+    }
+
+    async fn watch_one(&self, i: usize, stop: &CancellationToken, on_event: &impl Fn(Event)) {
         let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
-        let mut i = self.first.load(Ordering::Relaxed);
         loop {
-            let n = i % self.addrs.len();
             let ended = tokio::select! {
                 _ = stop.cancelled() => return,
-                r = self.listen(n, &on_switch, &mut backoff) => r,
+                r = self.listen(i, on_event, &mut backoff) => r,
             };
             if let Err(e) = ended {
-                tracing::debug!(sentinel = %self.addrs[n], error = %e, "sentinel subscription ended");
+                tracing::debug!(sentinel = %self.addrs[i], error = %e, "sentinel subscription ended");
             }
-            i += 1;
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(backoff.next_delay()) => {}
@@ -190,7 +221,7 @@ impl Sentinels {
     async fn listen(
         &self,
         i: usize,
-        on_switch: &impl Fn(&str),
+        on_event: &impl Fn(Event),
         backoff: &mut Backoff,
     ) -> RedisResult<()> {
         let timed_out = || RedisError::from((ErrorKind::Io, "sentinel did not answer in time"));
@@ -198,9 +229,9 @@ impl Sentinels {
             tokio::time::timeout(self.connect_timeout, self.clients[i].get_async_pubsub())
                 .await
                 .map_err(|_| timed_out())??;
-        pubsub.subscribe("+switch-master").await?;
+        pubsub.psubscribe("*").await?;
         backoff.reset();
-        tracing::debug!(sentinel = %self.addrs[i], "listening for +switch-master");
+        tracing::debug!(sentinel = %self.addrs[i], "listening to sentinel events");
         let (mut sink, mut stream) = pubsub.split();
         // A sentinel that vanished without closing the socket is found by a PING.
         let mut ping = tokio::time::interval(Duration::from_secs(5));
@@ -209,9 +240,9 @@ impl Sentinels {
                 msg = stream.next() => {
                     let Some(msg) = msg else { return Ok(()) };
                     let payload: String = msg.get_payload()?;
-                    if let Some(addr) = parse_switch_master(&payload, &self.master) {
-                        tracing::info!(sentinel = %self.addrs[i], new_master = %addr, "sentinel announced a new master");
-                        on_switch(&addr);
+                    if let Some(ev) = parse_event(msg.get_channel_name(), &payload, &self.master) {
+                        tracing::info!(sentinel = %self.addrs[i], event = msg.get_channel_name(), payload, "sentinel event");
+                        on_event(ev);
                     }
                 }
                 _ = ping.tick() => {
@@ -221,6 +252,43 @@ impl Sentinels {
                 }
             }
         }
+    }
+}
+
+/// The sentinel events that move our connection.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Event {
+    /// The leader picked a replica and is about to promote it: writes to the old master
+    /// from now on are lost when it is demoted, so stop writing.
+    FailoverStarted,
+    /// The replica at this address answers as master now.
+    Promoted(String),
+    /// The failover is over; the master is at this address.
+    Switched(String),
+    /// The failover was given up; the old master stays.
+    Aborted,
+}
+
+/// Reads one sentinel event about `master`. Payloads are `<type> <name> <ip> <port>
+/// [@ <master> <ip> <port>]`; `+switch-master` is `<master> <old ip> <old port> <new ip>
+/// <new port>`.
+pub(crate) fn parse_event(channel: &str, payload: &str, master: &str) -> Option<Event> {
+    let parts: Vec<&str> = payload.split_whitespace().collect();
+    let about = match parts.iter().position(|w| *w == "@") {
+        Some(at) => parts.get(at + 1) == Some(&master),
+        None => parts.first() == Some(&"master") && parts.get(1) == Some(&master),
+    };
+    match channel {
+        "+switch-master" => parse_switch_master(payload, master).map(Event::Switched),
+        "+selected-slave" | "+failover-state-send-slaveof-noone" if about => {
+            Some(Event::FailoverStarted)
+        }
+        "+promoted-slave" if about => match parts.as_slice() {
+            [_, _, ip, port, "@", ..] => Some(Event::Promoted(format!("{ip}:{port}"))),
+            _ => None,
+        },
+        c if c.starts_with("-failover-abort") && about => Some(Event::Aborted),
+        _ => None,
     }
 }
 
@@ -249,6 +317,41 @@ pub(crate) fn parse_switch_master(payload: &str, master: &str) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failover_events() {
+        let m = "mymaster";
+        let slave = "slave 127.0.0.1:6380 127.0.0.1 6380 @ mymaster 127.0.0.1 6379";
+        assert_eq!(
+            parse_event("+selected-slave", slave, m),
+            Some(Event::FailoverStarted)
+        );
+        assert_eq!(
+            parse_event("+promoted-slave", slave, m),
+            Some(Event::Promoted("127.0.0.1:6380".into()))
+        );
+        assert_eq!(parse_event("+promoted-slave", slave, "other"), None);
+        assert_eq!(
+            parse_event(
+                "-failover-abort-not-elected",
+                "master mymaster 127.0.0.1 6379",
+                m
+            ),
+            Some(Event::Aborted)
+        );
+        assert_eq!(
+            parse_event(
+                "+switch-master",
+                "mymaster 127.0.0.1 6379 127.0.0.1 6380",
+                m
+            ),
+            Some(Event::Switched("127.0.0.1:6380".into()))
+        );
+        assert_eq!(
+            parse_event("+sdown", "master mymaster 127.0.0.1 6379", m),
+            None
+        );
+    }
 
     #[test]
     fn switch_master_messages() {

@@ -1,0 +1,45 @@
+# lyanna-worker image. Build: docker build -t lyanna-worker:0.1.0 .
+# Two stages: a Rust toolchain stage that compiles the dependencies in their own cached layer
+# (rebuilt only when a Cargo.toml or Cargo.lock changes), then the sources; and a distroless
+# runtime stage holding only the binary (glibc, CA certificates, no shell, non-root).
+# No Docker engine runs on the project's machines: CI (scripts/check-deploy) lints this file and
+# replays the build stage without Docker (scripts/dockerfile-build-stage: the same context,
+# COPYs and RUN commands, so the same `cargo build --release --locked`).
+# Keep the build stage's RUN commands relative to WORKDIR, so that replay can run them.
+
+ARG RUST_VERSION=1.95
+
+FROM rust:${RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+
+# 1. Dependencies: the workspace's manifests (every member's Cargo.toml), the bench sources
+# (Cargo.toml names them, so cargo will not read the manifest without them; they are not
+# built) and stub sources.
+COPY Cargo.toml Cargo.lock ./
+COPY task-api/Cargo.toml task-api/
+COPY tasks/Cargo.toml tasks/
+COPY benches benches
+RUN mkdir -p src task-api/src tasks/src \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs task-api/src/lib.rs tasks/src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src task-api/src tasks/src
+
+# 2. The real sources. COPY keeps the files' old modification times, which can be older than
+# the stub build's outputs: touch them so cargo rebuilds the workspace crates.
+COPY src src
+COPY task-api/src task-api/src
+COPY tasks/src tasks/src
+RUN touch src/main.rs src/lib.rs task-api/src/lib.rs tasks/src/lib.rs \
+    && cargo build --release --locked \
+    && target/release/lyanna-worker --version
+
+# Runtime: distroless cc (glibc of the same Debian release as the build stage).
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/lyanna-worker /usr/local/bin/lyanna-worker
+# 65532:65532, "nonroot" in distroless; the DaemonSet also sets runAsNonRoot.
+USER 65532:65532
+# The admin server: /livez, /readyz, /metrics (Kubernetes probes them; no HEALTHCHECK here).
+EXPOSE 8080
+ENTRYPOINT ["lyanna-worker"]
+CMD ["--settings", "WorkerSettings"]

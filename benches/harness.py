@@ -1,0 +1,306 @@
+# The side-by-side benchmark of issue 7: Python arq and lyanna-worker on one private Redis.
+# Started by scripts/bench (which builds the binary, makes the venv and starts the Redis);
+# run it directly only against a Redis you own: it FLUSHALLs the Redis it is given.
+#
+# Every scenario: FLUSHALL, enqueue N no-op pickle jobs with the real Python client
+# (python/enqueue.py), CONFIG RESETSTAT, start the worker(s) under /usr/bin/time, wait for
+# them to exit (burst), then read wall time, peak RSS, worker and redis-server CPU and
+# INFO commandstats. Prints markdown tables; writes every number to --out as JSON.
+import argparse
+import json
+import os
+import pickle
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY_DIR = os.path.join(HERE, 'python')
+QUEUE = 'arq:queue'
+HARNESS_COMMANDS = ('cmdstat_info', 'cmdstat_config|resetstat', 'cmdstat_flushall', 'cmdstat_ping')
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+
+CHILDREN = []  # every Popen we started; each leads its own process group
+
+
+def spawn(cmd, env=None, cwd=None, log=None):
+    out = open(log, 'ab') if log else subprocess.DEVNULL
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=out, start_new_session=True)
+    CHILDREN.append(p)
+    return p
+
+
+def kill(p, grace=5.0):
+    """SIGTERM the process group we started, then SIGKILL it after `grace` seconds."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        except ProcessLookupError:
+            pass
+
+
+def kill_all(*_):
+    for p in CHILDREN:
+        kill(p, grace=2.0)
+
+
+def on_signal(signum, _frame):
+    kill_all()
+    sys.exit(128 + signum)
+
+
+def load_avg():
+    with open('/proc/loadavg') as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open(f'/proc/{pid}/stat') as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def vm_kb(pid, name):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith(name + ':'):
+                return int(line.split()[1])
+    return None
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.r = redis.Redis.from_url(a.redis_url)
+        self.venv_bin = os.path.dirname(a.python)
+        self.logs = os.path.join(os.path.dirname(a.out), 'logs')
+        os.makedirs(self.logs, exist_ok=True)
+
+    # --- workers -------------------------------------------------------------------------
+    def env(self, max_jobs):
+        e = dict(os.environ)
+        e.update(BENCH_REDIS_URL=self.a.redis_url, BENCH_QUEUE=QUEUE, ARQ_MAX_JOBS=str(max_jobs),
+                 BENCH_SERIALIZER='pickle', RUST_LOG=e.get('RUST_LOG', 'info'))
+        e.pop('REDIS_URL', None)
+        return e
+
+    def worker_cmd(self, kind, max_jobs, burst):
+        if kind == 'arq':
+            cmd = [os.path.join(self.venv_bin, 'arq'), 'arq_reference.WorkerSettings']
+            return cmd + (['--burst'] if burst else []), PY_DIR
+        cmd = [self.a.bin, '--settings', 'Diagnostics', '--max-jobs', str(max_jobs),
+               '--redis-url', self.a.redis_url, '--queue', QUEUE, '--http-addr', 'off']
+        return cmd + (['--burst'] if burst else []), None
+
+    def start_worker(self, kind, max_jobs, burst, timed_to=None):
+        cmd, cwd = self.worker_cmd(kind, max_jobs, burst)
+        if timed_to:
+            cmd = ['/usr/bin/time', '-f', '%M %e %U %S', '-o', timed_to] + cmd
+        return spawn(cmd, env=self.env(max_jobs), cwd=cwd, log=os.path.join(self.logs, f'{kind}.log'))
+
+    # --- queue ---------------------------------------------------------------------------
+    def fill(self, n):
+        self.r.flushall()
+        started = time.monotonic()
+        subprocess.run([self.a.python, os.path.join(PY_DIR, 'enqueue.py'), str(n), 'noop'],
+                       env=self.env(1), check=True, timeout=max(120, n / 200),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        queued = self.r.zcard(QUEUE)
+        if queued != n:
+            raise RuntimeError(f'enqueued {queued} jobs, wanted {n}')
+        return time.monotonic() - started
+
+    def results_written(self):
+        count, ok, sample = 0, None, None
+        for key in self.r.scan_iter(match='arq:result:*', count=10000):
+            count += 1
+            sample = sample or key
+        if sample:
+            ok = bool(pickle.loads(self.r.get(sample))['s'])
+        return count, ok
+
+    def command_counts(self):
+        stats = self.r.info('commandstats')
+        return {k.removeprefix('cmdstat_'): v['calls'] for k, v in stats.items()
+                if k not in HARNESS_COMMANDS}
+
+    # --- scenarios -----------------------------------------------------------------------
+    def drain(self, kind, n, max_jobs, procs=1):
+        enqueue_s = self.fill(n)
+        self.r.config_resetstat()
+        load_before = load_avg()
+        redis_cpu0 = proc_cpu_s(self.a.redis_pid)
+        tmp = tempfile.mkdtemp(prefix='bench-time-')
+        files = [os.path.join(tmp, f'{i}.time') for i in range(procs)]
+        t0 = time.monotonic()
+        ps = [self.start_worker(kind, max_jobs, burst=True, timed_to=f) for f in files]
+        deadline = t0 + self.a.drain_timeout
+        timed_out = False
+        for p in ps:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+        wall = time.monotonic() - t0
+        for p in ps:
+            kill(p)
+        redis_cpu = proc_cpu_s(self.a.redis_pid) - redis_cpu0
+        counts = self.command_counts()
+        timings = []
+        for f in files:
+            with open(f) as fh:
+                last = fh.read().strip().splitlines()[-1].split()
+            timings.append([float(x) for x in last])
+        written, ok = self.results_written()
+        total = sum(counts.values())
+        out = {
+            'worker': kind, 'n': n, 'max_jobs': max_jobs, 'procs': procs,
+            'wall_s': round(wall, 3), 'jobs_per_s': round(n / wall, 1),
+            'peak_rss_kb': max(int(t[0]) for t in timings),
+            'worker_cpu_s': round(sum(t[2] + t[3] for t in timings), 2),
+            'redis_cpu_s': round(redis_cpu, 2),
+            'commands_per_job': round(total / n, 2),
+            'commands': {k: round(v / n, 3) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
+            'results_written': written, 'results_ok': ok, 'left_queued': self.r.zcard(QUEUE),
+            'exit_codes': [p.returncode for p in ps], 'timed_out': timed_out,
+            'enqueue_s': round(enqueue_s, 2), 'load_before': load_before, 'load_after': load_avg(),
+        }
+        for f in files:
+            os.remove(f)
+        os.rmdir(tmp)
+        if timed_out or written != n or out['left_queued']:
+            print(f'WARNING: incomplete drain: {out}', file=sys.stderr)
+        self.log(f"drain {kind} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s, "
+                 f"{out['commands_per_job']} cmds/job, peak {out['peak_rss_kb']} kB, "
+                 f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s")
+        return out
+
+    def drain_repeated(self, kind, n, max_jobs, procs=1):
+        runs = [self.drain(kind, n, max_jobs, procs) for _ in range(self.a.repeat if kind == 'ours' else 1)]
+        best = sorted(runs, key=lambda r: r['jobs_per_s'])[len(runs) // 2]  # the median run
+        return dict(best, runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
+
+    def wait_ready(self, p):
+        """Until the worker has written its health key (it is polling), at most 20 s."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and p.poll() is None:
+            if self.r.exists(f'{QUEUE}:health-check'):
+                return
+            time.sleep(0.05)
+        raise RuntimeError('worker did not become ready (no health-check key) in 20 s')
+
+    def latency(self, kind):
+        self.r.flushall()
+        p = self.start_worker(kind, 10, burst=False)
+        try:
+            self.wait_ready(p)
+            res = subprocess.run(
+                [self.a.python, os.path.join(HERE, 'latency.py'), str(self.a.latency_jobs), '20',
+                 str(self.a.drain_timeout)],
+                env=self.env(10), check=True, timeout=self.a.drain_timeout + 30,
+                capture_output=True, text=True)
+        finally:
+            kill(p, grace=10)
+        out = json.loads(res.stdout)
+        out['worker'] = kind
+        self.log(f"latency {kind}: p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms")
+        return out
+
+    def idle(self, kind):
+        self.r.flushall()
+        p = self.start_worker(kind, 10, burst=False)
+        try:
+            time.sleep(3)
+            if p.poll() is not None:
+                raise RuntimeError(f'{kind} worker exited while idle: {p.returncode}')
+            out = {'worker': kind, 'rss_kb': vm_kb(p.pid, 'VmRSS'), 'hwm_kb': vm_kb(p.pid, 'VmHWM')}
+        finally:
+            kill(p, grace=10)
+        self.log(f"idle {kind}: {out['rss_kb']} kB")
+        return out
+
+    def log(self, msg):
+        print(f'[{time.strftime("%H:%M:%S")}] {msg}', file=sys.stderr, flush=True)
+
+
+def machine(a):
+    def run(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return None
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), None)
+    mem = next((int(l.split()[1]) for l in open('/proc/meminfo') if l.startswith('MemTotal')), 0)
+    arq_v = run([a.python, '-c', 'import arq; print(arq.VERSION)'])
+    return {
+        'nproc': os.cpu_count(), 'cpu_model': cpu, 'mem_gib': round(mem / 2**20, 1),
+        'kernel': platform.release(), 'redis': redis.Redis.from_url(a.redis_url).info('server')['redis_version'],
+        'rustc': run(['rustc', '--version']), 'python': run([a.python, '--version']), 'arq': arq_v,
+        'load_avg_start': load_avg(), 'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--redis-url', required=True)
+    ap.add_argument('--redis-pid', type=int, required=True, help='redis-server pid, for its CPU time')
+    ap.add_argument('--bin', required=True, help='lyanna-worker release binary')
+    ap.add_argument('--python', required=True, help="the venv's python (arq is beside it)")
+    ap.add_argument('--out', default='target/bench/results.json')
+    ap.add_argument('--n', type=int, default=20000, help='jobs per drain')
+    ap.add_argument('--big-n', type=int, default=100000, help='the long queue of the scale runs')
+    ap.add_argument('--small-n', type=int, default=10000, help='the short queue of the scale runs')
+    ap.add_argument('--latency-jobs', type=int, default=200)
+    ap.add_argument('--repeat', type=int, default=3, help="runs of each of our drains (median kept)")
+    ap.add_argument('--drain-timeout', type=float, default=600, help='seconds any one drain may take')
+    ap.add_argument('--quick', action='store_true', help='small N everywhere: checks the harness')
+    ap.add_argument('--only', default='drain,latency,idle,scale', help='comma-separated scenarios')
+    a = ap.parse_args()
+    if a.quick:
+        a.n, a.big_n, a.small_n, a.latency_jobs, a.repeat = 2000, 10000, 2000, 20, 1
+    a.out = os.path.abspath(a.out)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    only = set(a.only.split(','))
+    b = Bench(a)
+    res = {'machine': machine(a), 'params': {k: v for k, v in vars(a).items() if k != 'redis_pid'}}
+    try:
+        if 'drain' in only:
+            for m in (100, 10):
+                res[f'drain_arq_{m}'] = b.drain('arq', a.n, m)
+                res[f'drain_ours_{m}'] = b.drain_repeated('ours', a.n, m)
+        if 'latency' in only:
+            res['latency_arq'] = b.latency('arq')
+            res['latency_ours'] = b.latency('ours')
+        if 'idle' in only:
+            res['idle_arq'] = b.idle('arq')
+            res['idle_ours'] = b.idle('ours')
+        if 'scale' in only:
+            for procs in (1, 2, 4):
+                res[f'scale_procs_{procs}'] = b.drain_repeated('ours', a.n, 100, procs)
+            for n in (a.small_n, a.big_n):
+                res[f'scale_queue_{n}'] = b.drain_repeated('ours', n, 100)
+    finally:
+        kill_all()
+        res['machine']['load_avg_end'] = load_avg()
+        with open(a.out, 'w') as f:
+            json.dump(res, f, indent=1)
+    from report import tables  # noqa: E402 (the report lives beside this file)
+    print(tables(res))
+    print(f'\nraw results: {a.out}', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,156 @@
+//! Sending mail over SMTP with lettre (tokio, rustls; no OpenSSL): implicit TLS on 465 (what
+//! the Python original always used), STARTTLS otherwise, or none for local test sinks. The
+//! transport keeps a small connection pool and is built on first use (its pool spawns a task).
+//!
+//! Errors are sorted for the caller: a recipient the server refuses for good (5.5.x) will not
+//! be accepted on a retry either; everything else (cannot connect, TLS, authentication, 4xx,
+//! timeouts) may pass later and is worth a retry.
+
+use super::config::{ConfigError, MailConfig, MailTls};
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::response::Category;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// For each SMTP command; a stuck server then counts as unreachable.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The server refused this recipient or message for good: skip it, do not retry.
+    #[error("refused by the mail server: {0}")]
+    Refused(String),
+    /// The address in the database is not one: skip it.
+    #[error("bad recipient address {0:?}")]
+    BadAddress(String),
+    /// Anything that may pass later.
+    #[error("mail server unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Checks what start-up can: the sender address and the extra root certificates.
+pub fn check_settings(m: &MailConfig) -> Result<(), ConfigError> {
+    m.username.parse::<Mailbox>().map_err(|e| ConfigError {
+        var: "MAIL_USERNAME",
+        problem: format!(
+            "{:?} is not a mail address (it is the sender): {e}",
+            m.username
+        ),
+    })?;
+    tls_parameters(m)?;
+    Ok(())
+}
+
+fn tls_parameters(m: &MailConfig) -> Result<TlsParameters, ConfigError> {
+    let mut b = TlsParameters::builder(m.server.clone());
+    if let Some(pem) = &m.ca_pem {
+        let cert = Certificate::from_pem(pem).map_err(|e| ConfigError {
+            var: "MAIL_CA_FILE",
+            problem: format!("not a PEM certificate: {e}"),
+        })?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build_rustls().map_err(|e| ConfigError {
+        var: "MAIL_SERVER",
+        problem: format!("TLS settings: {e}"),
+    })
+}
+
+pub struct Mailer {
+    config: MailConfig,
+    transport: OnceLock<Result<AsyncSmtpTransport<Tokio1Executor>, String>>,
+}
+
+impl Mailer {
+    pub fn new(config: MailConfig) -> Self {
+        Mailer {
+            config,
+            transport: OnceLock::new(),
+        }
+    }
+
+    /// The original's `CAN_SEND`: server, username and password all set.
+    pub fn enabled(&self) -> bool {
+        self.config.enabled()
+    }
+
+    /// `server:port (tls)`, for logs.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}:{} ({:?})",
+            self.config.server, self.config.port, self.config.tls
+        )
+    }
+
+    fn transport(&self) -> Result<&AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        self.transport
+            .get_or_init(|| {
+                let m = &self.config;
+                let tls = match m.tls {
+                    MailTls::Off => Tls::None,
+                    MailTls::Implicit => {
+                        Tls::Wrapper(tls_parameters(m).map_err(|e| e.to_string())?)
+                    }
+                    MailTls::StartTls => {
+                        Tls::Required(tls_parameters(m).map_err(|e| e.to_string())?)
+                    }
+                };
+                Ok(
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(m.server.as_str())
+                        .port(m.port)
+                        .tls(tls)
+                        .credentials(Credentials::new(
+                            m.username.clone(),
+                            m.password.expose().to_string(),
+                        ))
+                        .timeout(Some(SMTP_TIMEOUT))
+                        .pool_config(
+                            PoolConfig::new()
+                                .max_size(4)
+                                .idle_timeout(Duration::from_secs(30)),
+                        )
+                        .build(),
+                )
+            })
+            .as_ref()
+            .map_err(|e| SendError::Unavailable(e.clone()))
+    }
+
+    /// Sends one HTML mail from `MAIL_USERNAME` to `to`.
+    pub async fn send(&self, to: &str, subject: &str, html: String) -> Result<(), SendError> {
+        let to_box: Mailbox = to
+            .parse()
+            .map_err(|_| SendError::BadAddress(to.to_string()))?;
+        let from: Mailbox = self
+            .config
+            .username
+            .parse()
+            .map_err(|e| SendError::Unavailable(format!("sender address: {e}")))?;
+        let msg = Message::builder()
+            .from(from)
+            .to(to_box)
+            .subject(subject)
+            .header(ContentType::TEXT_HTML)
+            .body(html)
+            .map_err(|e| SendError::BadAddress(format!("{to}: {e}")))?;
+        match self.transport()?.send(msg).await {
+            Ok(_) => Ok(()),
+            Err(e) if refused_for_good(&e) => Err(SendError::Refused(e.to_string())),
+            Err(e) => Err(SendError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+/// 5.5.x: mailbox unavailable, not allowed, exceeded storage, name not allowed, transaction
+/// refused. Authentication (5.3.5) and syntax (5.0.x) failures are the sender's setup, which an
+/// operator can fix before the retries run out.
+fn refused_for_good(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_permanent()
+        && e.status()
+            .is_some_and(|c| c.category == Category::MailSystem)
+}
