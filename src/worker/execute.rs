@@ -103,6 +103,7 @@ impl Shared {
     }
 
     fn failed_early(&self, id: &str, k: &Known, e: PyObject) -> FinishOp {
+        self.metrics.finished(&k.function, Outcome::Failed, 0.0);
         let value = self.settings.codec.exception_value(&e);
         FinishOp {
             job_id: id.to_string(),
