@@ -167,21 +167,25 @@ impl Redis {
         }))
     }
 
-    /// A fresh connection of its own to the current master (for subscriptions and blocking
-    /// commands).
-    pub async fn dedicated(&self) -> Result<MultiplexedConnection, RedisError> {
+    /// The client of the current master, connecting first when there is none.
+    async fn current_client(&self) -> Result<redis::Client, RedisError> {
+        if let Some(c) = self.live().as_ref().map(|l| l.client.clone()) {
+            return Ok(c);
+        }
+        self.conn().await?;
         let client = self.live().as_ref().map(|l| l.client.clone());
-        let client = match client {
-            Some(c) => c,
-            None => {
-                self.conn().await?;
-                let client = self.live().as_ref().map(|l| l.client.clone());
-                client.ok_or_else(|| {
-                    RedisError::from((redis::ErrorKind::Io, "Redis connection lost"))
-                })?
-            }
-        };
+        client.ok_or_else(|| RedisError::from((redis::ErrorKind::Io, "Redis connection lost")))
+    }
+
+    /// A fresh connection of its own to the current master (for blocking commands).
+    pub async fn dedicated(&self) -> Result<MultiplexedConnection, RedisError> {
+        let client = self.current_client().await?;
         self.inner.node.connect(&client).await
+    }
+
+    /// A pub/sub connection to the current master (keyspace notifications).
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, RedisError> {
+        self.current_client().await?.get_async_pubsub().await
     }
 
     /// Hands back an error seen on a connection from [`Redis::conn`]. Cheap: connection-level

@@ -11,6 +11,7 @@ pub mod health;
 pub mod log;
 mod running;
 pub mod settings;
+pub mod wakeup;
 
 pub use settings::WorkerSettings;
 
@@ -149,7 +150,15 @@ impl Worker {
         let mut running = Running::default();
         let mut health = health::HealthWriter::new(&self.shared);
         let mut crons = cron::CronScheduler::new(&self.tasks.cron_jobs, s.timezone);
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let wake = Arc::new(Notify::new());
+        let wakeup_stop = CancellationToken::new();
+        tokio::spawn(wakeup::run(
+            self.shared.redis.clone(),
+            s.queue_name.clone(),
+            wake.clone(),
+            wakeup_stop.clone(),
+        ));
         let mut last_heartbeat = tokio::time::Instant::now();
         let mut burst_started: u64 = 0;
         let mut seen_connections = 0;
@@ -239,8 +248,10 @@ impl Worker {
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
                 _ = self.shared.job_done.notified(), if wake_early => {}
+                _ = wake.notified() => {}
             }
         }
+        wakeup_stop.cancel();
 
         self.probe.set_stopping();
         info!(
