@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`codec`]: pickle (safe subset, our own), msgpack and JSON; bytes <-> [`Value`]. Pure.
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
-//! - [`conn`]: Redis connectivity: the shared connection, reconnects, readiness, URL masking.
+//! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
+//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked.
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched) ->
 //!   [`worker::execute`] (checks, timeout, outcome) -> [`worker::finish`] (batched MULTI,
 //!   retried until written); beside them [`worker::abort`], [`worker::cron`],
-//!   [`worker::health`] and the in-progress heartbeat (`worker/running.rs`).
+//!   [`worker::health`], [`worker::wakeup`] (keyspace notifications) and the in-progress
+//!   heartbeat (`worker/running.rs`).
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.
 //! - [`config`]: CLI flags and environment -> a validated [`config::Config`] (exit 64 on bad
