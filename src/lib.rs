@@ -13,8 +13,8 @@
 //!   heartbeat (`worker/running.rs`).
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.
-//! - [`config`]: CLI flags and environment -> a validated [`config::Config`] (exit 64 on bad
-//!   settings), and the task-set registry by `--settings` name.
+//! - [`config`]: CLI flags and environment -> validated worker and Redis settings (exit 64 on
+//!   a bad value, naming the flag and its variable).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
 //! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
