@@ -28,35 +28,35 @@ def main_table(res):
             continue
         ratio = o['jobs_per_s'] / a['jobs_per_s']
         row(f"drain {a['n']:,} no-op jobs, max_jobs={m} (jobs/s)", fmt(a['jobs_per_s']),
-            fmt(o['jobs_per_s']), f'{ratio:.1f}x', '>= 30x', ratio >= 30)
+            fmt(o['jobs_per_s']), f'{ratio:.1f}x faster', '>= 30x', ratio >= 30)
     la, lo = res.get('latency_arq'), res.get('latency_ours')
     if la and lo:
         for q, target in (('p50', 2), ('p99', 10)):
             ratio = la[q] / lo[q] if lo[q] > 0 else float('inf')
             row(f'enqueue -> start latency {q} (ms)', fmt(la[q], 1), fmt(lo[q], 2),
-                f'{ratio:.0f}x lower', f'<= {target} ms', lo[q] <= target)
+                f'{ratio:.1f}x shorter', f'<= {target} ms', lo[q] <= target)
     a, o = res.get('drain_arq_100'), res.get('drain_ours_100')
     if a and o:
         row(f"peak RSS draining {a['n']:,} jobs, max_jobs=100 (MB)", fmt(a['peak_rss_kb'] / 1024, 1),
-            fmt(o['peak_rss_kb'] / 1024, 1), f"{o['peak_rss_kb'] / a['peak_rss_kb']:.2f}",
+            fmt(o['peak_rss_kb'] / 1024, 1), f"{a['peak_rss_kb'] / o['peak_rss_kb']:.1f}x less",
             '<= 15 MB', o['peak_rss_kb'] <= 15 * 1024)
     ia, io = res.get('idle_arq'), res.get('idle_ours')
     if ia and io:
         row('idle RSS after 3 s (MB)', fmt(ia['rss_kb'] / 1024, 1), fmt(io['rss_kb'] / 1024, 1),
-            f"{io['rss_kb'] / ia['rss_kb']:.2f}", '<= 10 MB', io['rss_kb'] <= 10 * 1024)
+            f"{ia['rss_kb'] / io['rss_kb']:.1f}x less", '<= 10 MB', io['rss_kb'] <= 10 * 1024)
     for m in (100, 10):
         a, o = res.get(f'drain_arq_{m}'), res.get(f'drain_ours_{m}')
         if not (a and o):
             continue
         row(f'Redis commands per job, max_jobs={m}', fmt(a['commands_per_job'], 1),
-            fmt(o['commands_per_job'], 1), f"{o['commands_per_job'] / a['commands_per_job']:.2f}",
+            fmt(o['commands_per_job'], 1), f"{a['commands_per_job'] / o['commands_per_job']:.1f}x fewer",
             'report; fewer is better', None)
         row(f'worker CPU per job, max_jobs={m} (us)', fmt(us_per_job(a['worker_cpu_s'], a['n'])),
             fmt(us_per_job(o['worker_cpu_s'], o['n'])),
-            f"{o['worker_cpu_s'] / max(a['worker_cpu_s'], 1e-9):.3f}", 'report', None)
+            f"{a['worker_cpu_s'] / max(o['worker_cpu_s'], 1e-9):.0f}x less", 'report', None)
         row(f'redis-server CPU per job, max_jobs={m} (us)', fmt(us_per_job(a['redis_cpu_s'], a['n'])),
             fmt(us_per_job(o['redis_cpu_s'], o['n'])),
-            f"{o['redis_cpu_s'] / max(a['redis_cpu_s'], 1e-9):.2f}", 'report', None)
+            f"{a['redis_cpu_s'] / max(o['redis_cpu_s'], 1e-9):.1f}x less", 'report', None)
     return '\n'.join(rows)
 
 

@@ -118,6 +118,25 @@ impl Setup {
     }
 }
 
+impl Drop for Setup {
+    /// The test's own Redis keys (mailed-address sets, the queue); never anything else.
+    fn drop(&mut self) {
+        let (prefix, queue) = (self.prefix.clone(), self.queue.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let mut c = blog_common::redis_conn().await;
+                blog_common::drop_prefix(&mut c, &prefix).await;
+                common::drop_queue(&mut c, &queue).await;
+            });
+        })
+        .join();
+    }
+}
+
 fn expected_body(username: &str, url: &str, title: &str) -> String {
     let esc = |s: &str| {
         s.replace('&', "&amp;")

@@ -26,7 +26,13 @@ fn client_commands_and_exit_codes() {
     assert_eq!(summary["deferred"], 1);
     assert_eq!(summary["queued"], 0);
 
-    let out = run(&["enqueue", "sleep_ms", "100", "--job-id", &format!("cli-{}", uid())]);
+    let out = run(&[
+        "enqueue",
+        "sleep_ms",
+        "100",
+        "--job-id",
+        &format!("cli-{}", uid()),
+    ]);
     let sleeper = text(&out);
     assert_eq!(text(&run(&["status", &sleeper])), "queued");
     assert_eq!(text(&run(&["status", "no-such-job"])), "not_found");
@@ -34,7 +40,12 @@ fn client_commands_and_exit_codes() {
 
     let _w = WorkerProcess::start(&q, &["--allow-abort-jobs"]);
     let out = run(&["result", &sleeper, "--wait", "20"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(text(&run(&["status", &sleeper])), "complete");
 
     let out = run(&["abort", &deferred, "--wait", "20"]);

@@ -29,16 +29,35 @@ fn our_producer_python_worker_our_result() {
         let queue = unique_queue(&format!("rs2py-{codec}"));
         let mut py = PythonWorker::start(&queue, &[("BENCH_SERIALIZER", codec)]);
         let url = redis_url();
-        let base = ["--redis-url", url.as_str(), "--queue", queue.as_str(), "--codec", codec];
+        let base = [
+            "--redis-url",
+            url.as_str(),
+            "--queue",
+            queue.as_str(),
+            "--codec",
+            codec,
+        ];
         let enqueue = |args: &[&str]| {
             let mut a = vec!["enqueue"];
             a.extend_from_slice(args);
             a.extend_from_slice(&base);
             let out = cli(&a);
-            assert!(out.status.success(), "enqueue failed: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "enqueue failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        let echo = enqueue(&["echo", "1", "\"two\"", "[3, 4]", "héllo", "--kwarg", "k={\"v\": null}"]);
+        let echo = enqueue(&[
+            "echo",
+            "1",
+            "\"two\"",
+            "[3, 4]",
+            "héllo",
+            "--kwarg",
+            "k={\"v\": null}",
+        ]);
         let fail = enqueue(&["fail", "kaboom"]);
         let result = |id: &str| {
             let mut a = vec!["result", id, "--wait", "20"];
@@ -46,10 +65,17 @@ fn our_producer_python_worker_our_result() {
             cli(&a)
         };
         let out = result(&echo);
-        assert!(out.status.success(), "{codec}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{codec}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(r["success"], true);
-        assert_eq!(r["result"]["args"], serde_json::json!([1, "two", [3, 4], "héllo"]));
+        assert_eq!(
+            r["result"]["args"],
+            serde_json::json!([1, "two", [3, 4], "héllo"])
+        );
         assert_eq!(r["result"]["kwargs"], serde_json::json!({"k": {"v": null}}));
         assert_eq!(r["tries"], 1);
         assert_eq!(r["function"], "echo");

@@ -173,9 +173,11 @@ async fn acl_denials(admin: &mut redis::aio::MultiplexedConnection) -> Vec<Strin
 /// and abort commands, and the connection's own (PING, ROLE behind Sentinel, SELECT for a
 /// database other than 0). Keys: arq's and the queue's. (Redis 7.2+ also has CLIENT SETINFO,
 /// which the client sends at connect and whose refusal it ignores: `+client|setinfo` there.)
+/// The wake-up on keyspace notifications adds `+config|get +psubscribe` and the channel
+/// pattern `&__keyspace@*__:<queue>` (without them the worker only polls).
 pub const WORKER_ACL: &str = "-@all +evalsha +script|load +multi +exec +get +set +psetex \
      +setex +del +exists +incr +expire +pexpire +zadd +zrem +zincrby +zrange +zrangebyscore \
-     +zremrangebyscore +zcard +zscore +ping +role +select";
+     +zremrangebyscore +zcard +zscore +ping +role +select +config|get +psubscribe";
 
 /// An ACL user with only the worker's commands runs jobs (no ACL denial logged); a wrong
 /// password at start-up exits non-zero naming the masked URL; a password rotated at runtime
@@ -188,6 +190,8 @@ async fn acl_user_and_password_rotation() {
     let admin_url = format!("redis://127.0.0.1:{port}");
     let mut admin = connect(&admin_url).await.unwrap();
     let pw = format!("pw-{}", &uid()[..12]);
+    let q = unique_queue("acl");
+    let channel = format!("&{}", lyanna_worker::worker::wakeup::pattern(&q));
     let acl = |extra: &str| -> Vec<String> {
         let mut v = vec![
             "SETUSER".to_string(),
@@ -197,6 +201,7 @@ async fn acl_user_and_password_rotation() {
         ];
         v.push(extra.to_string());
         v.extend(["~arq:*", "~test:*", "resetchannels"].map(String::from));
+        v.push(channel.clone());
         v.extend(WORKER_ACL.split_whitespace().map(String::from));
         v
     };
@@ -212,7 +217,6 @@ async fn acl_user_and_password_rotation() {
         .await
         .unwrap();
 
-    let q = unique_queue("acl");
     let url = format!("redis://worker:{pw}@127.0.0.1:{port}/2");
     let masked = format!("redis://worker:***@127.0.0.1:{port}/2");
     let http = free_port();

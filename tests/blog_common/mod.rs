@@ -4,7 +4,7 @@
 //! a TCP proxy that can cut a server off, the web app's page views, and a Redis provider.
 //!
 //! Env: `TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`), `TEST_REDIS_URL`.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod memcached;
 pub mod proxy;

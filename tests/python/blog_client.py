@@ -8,6 +8,8 @@ client and redis-py, doing exactly what the web app does.
     python blog_client.py views PREFIX ID:COUNT [ID:COUNT ...]
         COUNT page views of post ID as Post.incr_pageview does them, one at a time: SADD
         all_post_ids, SADD visited_post_ids, HINCRBY pageview:{id}:v2 pv 1.
+    python blog_client.py reset QUEUE PREFIX
+        deletes the queue, its jobs, and every key under PREFIX (a demo's leftovers).
     python blog_client.py names COMMENTER
         contents on stdin (one JSON string per line) -> one JSON line per content:
         {"findall": re.findall of the original pattern, "names": sorted set the original keeps
@@ -62,6 +64,18 @@ async def views(prefix, pairs):
     return 0
 
 
+async def reset(queue, prefix):
+    from redis.asyncio import Redis
+    r = Redis.from_url(URL)
+    ids = await r.zrange(queue, 0, -1)
+    keys = [f'arq:job:{i.decode()}' for i in ids] + [queue, f'{queue}:health-check']
+    keys += [k async for k in r.scan_iter(match=f'{prefix}*', count=1000)]
+    if keys:
+        await r.delete(*keys)
+    await r.aclose()
+    return 0
+
+
 def names(commenter):
     for line in sys.stdin:
         if not line.strip():
@@ -81,6 +95,8 @@ def main(argv):
         return asyncio.run(mention(queue, post_id, content, gid, wait))
     if cmd == 'views':
         return asyncio.run(views(argv[2], argv[3:]))
+    if cmd == 'reset':
+        return asyncio.run(reset(argv[2], argv[3]))
     if cmd == 'names':
         return names(argv[2])
     print(__doc__, file=sys.stderr)
