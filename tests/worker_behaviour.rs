@@ -235,8 +235,10 @@ async fn health_key_and_check() {
                 .query_async(&mut conn)
                 .await
                 .unwrap();
+            // Counters and the queue are read at slightly different moments: wait for a write
+            // made after both jobs were reaped.
             v.and_then(|v| lyanna_worker::protocol::health::parse_health(&v))
-                .is_some_and(|h| h.complete == 2)
+                .is_some_and(|h| h.complete == 2 && h.ongoing == 0 && h.queued == 0)
         }
     })
     .await;
