@@ -253,7 +253,11 @@ pub fn python() -> PathBuf {
 
 /// Runs `tests/python/{script}` with args and env; panics with its output when it fails.
 pub fn run_python(script: &str, args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = python_output(script, args, env);
+    stdout_or_panic(script, python_output(script, args, env))
+}
+
+/// The script's stdout; panics with its whole output when it failed.
+fn stdout_or_panic(script: &str, out: Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -406,15 +410,7 @@ pub fn run_python_stdin(script: &str, args: &[&str], env: &[(&str, &str)], stdin
         .expect("stdin")
         .write_all(stdin.as_bytes())
         .expect("write stdin");
-    let out = child.wait_with_output().expect("python output");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{script} failed: {}\nstdout:\n{stdout}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    stdout_or_panic(script, child.wait_with_output().expect("python output"))
 }
 
 /// Python's view of each job's result: `(id, found, success, try)`, via `interop.py results`.
