@@ -56,7 +56,8 @@ pub(crate) struct Shared {
     pub finisher: Finisher,
     pub metrics: Arc<Metrics>,
     pub counters: Counters,
-    pub job_done: Notify,
+    /// Each job task sends its task id here as its last act: the poll loop's free slots.
+    pub job_done: tokio::sync::mpsc::UnboundedSender<tokio::task::Id>,
 }
 
 /// A worker for one queue and task set.
@@ -64,6 +65,7 @@ pub struct Worker {
     shared: Arc<Shared>,
     tasks: TaskSet,
     probe: Arc<Probe>,
+    done_rx: Option<tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>>,
     finisher_task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -97,6 +99,7 @@ impl Worker {
             );
         }
         let (finisher, finisher_task) = Finisher::spawn(redis.clone(), settings.queue_name.clone());
+        let (job_done, done_rx) = tokio::sync::mpsc::unbounded_channel();
         Worker {
             shared: Arc::new(Shared {
                 settings,
@@ -105,10 +108,11 @@ impl Worker {
                 finisher,
                 metrics,
                 counters: Counters::default(),
-                job_done: Notify::new(),
+                job_done,
             }),
             tasks,
             probe,
+            done_rx: Some(done_rx),
             finisher_task: Some(finisher_task),
         }
     }
@@ -147,7 +151,7 @@ impl Worker {
             "worker starting"
         );
         let stop_jobs = CancellationToken::new();
-        let mut running = Running::default();
+        let mut running = Running::new(self.done_rx.take().expect("run() is called once"));
         let mut health = health::HealthWriter::new(&self.shared);
         let mut crons = cron::CronScheduler::new(&self.tasks.cron_jobs, s.timezone);
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
@@ -181,6 +185,8 @@ impl Worker {
                 seen_connections = made;
 
                 let free = s.max_jobs.saturating_sub(running.len());
+                // Full: the next finished job frees a slot, look again then.
+                wake_early = free == 0;
                 let mut want = free;
                 if s.burst && s.max_burst_jobs >= 0 {
                     want =
@@ -196,6 +202,12 @@ impl Worker {
                         aborts_enabled: s.allow_abort_jobs,
                     };
                     let claimed = claim(&mut conn, &req).await?;
+                    tracing::debug!(
+                        want,
+                        claimed = claimed.len(),
+                        running = running.len(),
+                        "claimed"
+                    );
                     // A full batch means more may be due: look again as soon as a slot frees.
                     wake_early = claimed.len() == want;
                     burst_started += claimed.len() as u64;
@@ -247,7 +259,7 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
-                _ = self.shared.job_done.notified(), if wake_early => {
+                _ = running.next_done(), if wake_early => {
                     // Finishes land in batches: let the rest of the batch's jobs end so one
                     // claim fills many slots instead of one claim per freed slot.
                     tokio::task::yield_now().await;

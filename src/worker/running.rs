@@ -14,19 +14,48 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub(crate) struct Job {
+    /// The task running it: a job id can come back (a retry claimed again) while the task of
+    /// its previous try is still ending.
+    task: Option<tokio::task::Id>,
     pub abort: CancellationToken,
     /// Set once the payload is decoded; abort requests older than this are stale.
     pub enqueue_time_ms: Arc<AtomicI64>,
 }
 
-#[derive(Default)]
 pub(crate) struct Running {
     tasks: JoinSet<()>,
     task_ids: HashMap<tokio::task::Id, String>,
     pub jobs: HashMap<String, Job>,
+    /// Ids of jobs whose tasks are done (sent as each task's last act). A slot is free from
+    /// then on, before the JoinSet reports the task joinable.
+    done: tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>,
 }
 
 impl Running {
+    pub fn new(done: tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>) -> Self {
+        Running {
+            tasks: JoinSet::new(),
+            task_ids: HashMap::new(),
+            jobs: HashMap::new(),
+            done,
+        }
+    }
+
+    /// Waits for the next job to end and forgets it.
+    pub async fn next_done(&mut self) {
+        if let Some(task) = self.done.recv().await {
+            self.task_ended(task);
+        }
+    }
+
+    fn task_ended(&mut self, task: tokio::task::Id) {
+        if let Some(id) = self.task_ids.remove(&task) {
+            if self.jobs.get(&id).is_some_and(|j| j.task == Some(task)) {
+                self.jobs.remove(&id);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.jobs.len()
     }
@@ -38,6 +67,7 @@ impl Running {
         self.jobs.insert(
             c.id.clone(),
             Job {
+                task: None,
                 abort: abort.clone(),
                 enqueue_time_ms: enqueue_time_ms.clone(),
             },
@@ -58,15 +88,23 @@ impl Running {
                 shared.finisher.finish(op).await;
                 shared.count(outcome);
                 shared.metrics.in_progress.dec();
-                shared.job_done.notify_one();
+                if let Some(task) = tokio::task::try_id() {
+                    let _ = shared.job_done.send(task);
+                }
             }
             .instrument(span),
         );
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.task = Some(handle.id());
+        }
         self.task_ids.insert(handle.id(), id);
     }
 
     /// Forgets jobs whose tasks have ended.
     pub fn reap(&mut self) {
+        while let Ok(task) = self.done.try_recv() {
+            self.task_ended(task);
+        }
         while let Some(done) = self.tasks.try_join_next_with_id() {
             self.forget(done);
         }
@@ -82,9 +120,8 @@ impl Running {
                 e.id()
             }
         };
-        if let Some(id) = self.task_ids.remove(&task) {
-            self.jobs.remove(&id);
-        }
+        // A task that died without sending its id frees its slot here.
+        self.task_ended(task);
     }
 
     /// Waits for every running job to finish.
@@ -92,6 +129,7 @@ impl Running {
         while let Some(done) = self.tasks.join_next_with_id().await {
             self.forget(done);
         }
+        while self.done.try_recv().is_ok() {}
     }
 
     /// Pushes back the expiry of our in-progress keys (the heartbeat): only a worker that died
