@@ -86,6 +86,10 @@ class Bench:
         self.venv_bin = os.path.dirname(a.python)
         self.logs = os.path.join(os.path.dirname(a.out), 'logs')
         os.makedirs(self.logs, exist_ok=True)
+        for name in ('arq.log', 'ours.log'):  # the workers' logs of this run only
+            open(os.path.join(self.logs, name), 'w').close()
+        self.tmp = tempfile.TemporaryDirectory(prefix='bench-')  # /usr/bin/time's outputs
+        self.runs = 0
 
     # --- workers -------------------------------------------------------------------------
     def env(self, max_jobs):
@@ -141,8 +145,8 @@ class Bench:
         self.r.config_resetstat()
         load_before = load_avg()
         redis_cpu0 = proc_cpu_s(self.a.redis_pid)
-        tmp = tempfile.mkdtemp(prefix='bench-time-')
-        files = [os.path.join(tmp, f'{i}.time') for i in range(procs)]
+        self.runs += 1
+        files = [os.path.join(self.tmp.name, f'{self.runs}-{i}.time') for i in range(procs)]
         t0 = time.monotonic()
         ps = [self.start_worker(kind, max_jobs, burst=True, timed_to=f) for f in files]
         deadline = t0 + self.a.drain_timeout
@@ -160,8 +164,11 @@ class Bench:
         timings = []
         for f in files:
             with open(f) as fh:
-                last = fh.read().strip().splitlines()[-1].split()
-            timings.append([float(x) for x in last])
+                lines = fh.read().strip().splitlines()
+            try:  # '%M %e %U %S'; `time` writes nothing when it was killed itself
+                timings.append([float(x) for x in lines[-1].split()])
+            except (IndexError, ValueError):
+                timings.append([0.0, wall, 0.0, 0.0])
         written, ok = self.results_written()
         total = sum(counts.values())
         out = {
@@ -176,9 +183,6 @@ class Bench:
             'exit_codes': [p.returncode for p in ps], 'timed_out': timed_out,
             'enqueue_s': round(enqueue_s, 2), 'load_before': load_before, 'load_after': load_avg(),
         }
-        for f in files:
-            os.remove(f)
-        os.rmdir(tmp)
         if timed_out or written != n or out['left_queued']:
             print(f'WARNING: incomplete drain: {out}', file=sys.stderr)
         self.log(f"drain {kind} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s, "
@@ -247,12 +251,14 @@ def machine(a):
         'nproc': os.cpu_count(), 'cpu_model': cpu, 'mem_gib': round(mem / 2**20, 1),
         'kernel': platform.release(), 'redis': redis.Redis.from_url(a.redis_url).info('server')['redis_version'],
         'rustc': run(['rustc', '--version']), 'python': run([a.python, '--version']), 'arq': arq_v,
+        'commit': run(['git', '-C', HERE, 'describe', '--always', '--dirty']),
         'load_avg_start': load_avg(), 'date': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
     }
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(
+        description='Python arq vs lyanna-worker on one private Redis (run it via scripts/bench).')
     ap.add_argument('--redis-url', required=True)
     ap.add_argument('--redis-pid', type=int, required=True, help='redis-server pid, for its CPU time')
     ap.add_argument('--bin', required=True, help='lyanna-worker release binary')
@@ -294,6 +300,7 @@ def main():
                 res[f'scale_queue_{n}'] = b.drain_repeated('ours', n, 100)
     finally:
         kill_all()
+        b.tmp.cleanup()
         res['machine']['load_avg_end'] = load_avg()
         with open(a.out, 'w') as f:
             json.dump(res, f, indent=1)

@@ -62,7 +62,7 @@ def main_table(res):
 
 def scale_table(res):
     rows = ['| lyanna-worker, max_jobs=100 | jobs | jobs/s (runs) | cmds/job | worker CPU us/job '
-            '| redis CPU us/job | CPU busy (of 2 cores) | peak RSS MB |',
+            '| redis CPU us/job | cores busy (worker + redis) | peak RSS MB |',
             '|---|---:|---:|---:|---:|---:|---:|---:|']
     keys = [k for k in res if k.startswith('scale_procs_')] + [k for k in res if k.startswith('scale_queue_')]
     for k in keys:
@@ -90,7 +90,7 @@ def commands_table(res):
 def tables(res):
     m = res['machine']
     head = (f"{m['nproc']} cores ({m['cpu_model']}), {m['mem_gib']} GiB, Redis {m['redis']}, {m['rustc']}, "
-            f"{m['python']}, arq {m['arq']}; load average {m['load_avg_start']} at start, "
+            f"{m['python']}, arq {m['arq']}; commit {m.get('commit')}; load average {m['load_avg_start']} at start, "
             f"{m.get('load_avg_end')} at end")
     parts = [head, '', main_table(res), '', scale_table(res), '', commands_table(res)]
     return '\n'.join(parts)
