@@ -30,14 +30,38 @@ fn starts(logs: &[String]) -> HashMap<String, usize> {
 #[test]
 fn mixed_fleet_runs_every_job_once() {
     let q = unique_queue("fleet");
-    let ids: Vec<String> = run_python("interop.py", &["enqueue", &q, "3000", "sleep_ms", "5"], &[])
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let ids: Vec<String> = run_python(
+        "interop.py",
+        &["enqueue", &q, "3000", "sleep_ms", "20"],
+        &[],
+    )
+    .lines()
+    .map(str::to_string)
+    .collect();
     assert_eq!(ids.len(), 3000);
+    // The Python worker starts first (it takes a moment to import and connect) and ours run
+    // fewer jobs at once, so that both kinds really share the queue.
     let mut py = PythonWorker::start(&q, &[("ARQ_MAX_JOBS", "10")]);
-    let mut a = WorkerProcess::start(&q, &["--max-jobs", "10"]);
-    let mut b = WorkerProcess::start(&q, &["--max-jobs", "10"]);
+    let rt0 = tokio::runtime::Runtime::new().unwrap();
+    let started = rt0.block_on(async {
+        let mut conn = redis_conn(&redis_url()).await;
+        let key = format!("{q}:health-check");
+        wait_until(Duration::from_secs(30), || {
+            let mut conn = conn.clone();
+            let key = key.clone();
+            async move {
+                redis::cmd("EXISTS")
+                    .arg(&key)
+                    .query_async::<bool>(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        })
+        .await
+    });
+    assert!(started, "the Python worker never started");
+    let mut a = WorkerProcess::start(&q, &["--max-jobs", "5"]);
+    let mut b = WorkerProcess::start(&q, &["--max-jobs", "5"]);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let c = client(&q, Codec::Pickle);
     let results = rt.block_on(results_of(&c, &ids, Duration::from_secs(240)));
