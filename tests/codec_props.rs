@@ -71,16 +71,20 @@ fn pickle_value() -> impl Strategy<Value = Value> {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
-            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8)
-                .prop_map(|kv| {
-                    let mut seen = std::collections::HashSet::new();
-                    Value::Dict(
-                        kv.into_iter()
-                            .filter(|(k, _)| seen.insert(k.to_string()))
-                            .collect(),
-                    )
-                }),
+            dict_of(inner.clone()),
         ]
+    })
+}
+
+/// Dicts with distinct string keys over `inner` values.
+fn dict_of(inner: BoxedStrategy<Value>) -> impl Strategy<Value = Value> {
+    proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner), 0..8).prop_map(|kv| {
+        let mut seen = std::collections::HashSet::new();
+        Value::Dict(
+            kv.into_iter()
+                .filter(|(k, _)| seen.insert(k.to_string()))
+                .collect(),
+        )
     })
 }
 
@@ -97,15 +101,7 @@ fn plain_value(floats: bool, bytes: bool) -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
-            proptest::collection::vec((".{0,8}".prop_map(Value::Str), inner.clone()), 0..8)
-                .prop_map(|kv| {
-                    let mut seen = std::collections::HashSet::new();
-                    Value::Dict(
-                        kv.into_iter()
-                            .filter(|(k, _)| seen.insert(k.to_string()))
-                            .collect(),
-                    )
-                }),
+            dict_of(inner.clone()),
         ]
     })
 }
