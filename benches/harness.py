@@ -71,6 +71,14 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_ticks():
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    with open('/proc/stat') as f:
+        t = [int(x) for x in f.readline().split()[1:]]
+    idle = t[3] + t[4]  # idle + iowait
+    return sum(t) - idle, sum(t)
+
+
 def vm_kb(pid, name):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -125,14 +133,18 @@ class Bench:
             raise RuntimeError(f'enqueued {queued} jobs, wanted {n}')
         return time.monotonic() - started
 
-    def results_written(self):
-        count, ok, sample = 0, None, None
-        for key in self.r.scan_iter(match='arq:result:*', count=10000):
-            count += 1
-            sample = sample or key
-        if sample:
-            ok = bool(pickle.loads(self.r.get(sample))['s'])
-        return count, ok
+    def results_read(self):
+        """Reads back every result: how many, how many succeeded, and the first start and last
+        finish (ms) written by the worker, i.e. the time spent on jobs without start-up/exit."""
+        keys = list(self.r.scan_iter(match='arq:result:*', count=10000))
+        ok, first_st, last_ft = 0, None, None
+        for i in range(0, len(keys), 1000):
+            for raw in self.r.mget(keys[i:i + 1000]):
+                res = pickle.loads(raw)
+                ok += bool(res['s'])
+                first_st = res['st'] if first_st is None else min(first_st, res['st'])
+                last_ft = res['ft'] if last_ft is None else max(last_ft, res['ft'])
+        return len(keys), ok, first_st, last_ft
 
     def command_counts(self):
         stats = self.r.info('commandstats')
@@ -145,6 +157,7 @@ class Bench:
         self.r.config_resetstat()
         load_before = load_avg()
         redis_cpu0 = proc_cpu_s(self.a.redis_pid)
+        machine0 = machine_ticks()
         self.runs += 1
         files = [os.path.join(self.tmp.name, f'{self.runs}-{i}.time') for i in range(procs)]
         t0 = time.monotonic()
@@ -160,6 +173,7 @@ class Bench:
         for p in ps:
             kill(p)
         redis_cpu = proc_cpu_s(self.a.redis_pid) - redis_cpu0
+        ticks_busy, ticks_all = (b - a for a, b in zip(machine0, machine_ticks()))
         counts = self.command_counts()
         timings = []
         for f in files:
@@ -169,25 +183,32 @@ class Bench:
                 timings.append([float(x) for x in lines[-1].split()])
             except (IndexError, ValueError):
                 timings.append([0.0, wall, 0.0, 0.0])
-        written, ok = self.results_written()
+        written, ok, first_st, last_ft = self.results_read()
+        busy_s = (last_ft - first_st) / 1000 if written else None
         total = sum(counts.values())
         out = {
             'worker': kind, 'n': n, 'max_jobs': max_jobs, 'procs': procs,
             'wall_s': round(wall, 3), 'jobs_per_s': round(n / wall, 1),
+            # First job's start to last job's finish, from the results: no start-up, no exit.
+            'active_s': busy_s, 'active_jobs_per_s': round(n / busy_s, 1) if busy_s else None,
             'peak_rss_kb': max(int(t[0]) for t in timings),
             'worker_cpu_s': round(sum(t[2] + t[3] for t in timings), 2),
             'redis_cpu_s': round(redis_cpu, 2),
+            # Everything the machine ran meanwhile, in cores: above worker + redis means others.
+            'machine_cores_busy': round(os.cpu_count() * ticks_busy / max(ticks_all, 1), 2),
             'commands_per_job': round(total / n, 2),
             'commands': {k: round(v / n, 3) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
-            'results_written': written, 'results_ok': ok, 'left_queued': self.r.zcard(QUEUE),
+            'results_written': written, 'results_succeeded': ok, 'left_queued': self.r.zcard(QUEUE),
             'exit_codes': [p.returncode for p in ps], 'timed_out': timed_out,
             'enqueue_s': round(enqueue_s, 2), 'load_before': load_before, 'load_after': load_avg(),
         }
-        if timed_out or written != n or out['left_queued']:
+        if timed_out or written != n or ok != n or out['left_queued']:
             print(f'WARNING: incomplete drain: {out}', file=sys.stderr)
-        self.log(f"drain {kind} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s, "
+        self.log(f"drain {kind} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s "
+                 f"({out['active_jobs_per_s']} first start to last finish), "
                  f"{out['commands_per_job']} cmds/job, peak {out['peak_rss_kb']} kB, "
-                 f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s")
+                 f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s, "
+                 f"machine {out['machine_cores_busy']} cores busy")
         return out
 
     def drain_repeated(self, kind, n, max_jobs, procs=1):

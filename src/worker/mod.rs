@@ -195,7 +195,10 @@ impl Worker {
                 if want > 0 && !shutdown.is_cancelled() {
                     let req = ClaimRequest {
                         queue: &s.queue_name,
-                        now_ms: now_ms(),
+                        // Python producers score with round(time * 1000), up to half a ms ahead
+                        // of our truncated clock; woken by the ZADD's notification within that
+                        // ms, we would find the job not yet due and sleep past it.
+                        now_ms: now_ms() + 1,
                         in_progress_ttl_ms: ttl.as_millis() as i64,
                         max_claim: want,
                         read_limit: s.queue_read_limit.max(want),
