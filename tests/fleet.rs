@@ -44,7 +44,7 @@ fn mixed_fleet_runs_every_job_once() {
     let mut py = PythonWorker::start(&q, &[("ARQ_MAX_JOBS", "10")]);
     let rt0 = tokio::runtime::Runtime::new().unwrap();
     let started = rt0.block_on(async {
-        let mut conn = redis_conn(&redis_url()).await;
+        let conn = redis_conn(&redis_url()).await;
         let key = format!("{q}:health-check");
         wait_until(Duration::from_secs(30), || {
             let mut conn = conn.clone();
