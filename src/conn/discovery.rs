@@ -134,6 +134,19 @@ impl Redis {
 /// Finds the master and connects, again and again with backoff until it works; publishes
 /// each attempt's outcome. Holds only a weak handle while it sleeps, so it ends when the
 /// last [`Redis`] handle goes.
+/// Waits `wait`, or less when a sentinel event asks to retry now; `false` when the handle is
+/// being dropped. Lets go of `this` first, so a waiting task does not keep `Inner` alive.
+async fn wait_for_retry(this: Redis, wait: Duration) -> bool {
+    let retry_now = this.inner.retry_now.clone();
+    let stop = this.inner.stop.clone();
+    drop(this);
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = retry_now.notified() => true,
+        _ = tokio::time::sleep(wait) => true,
+    }
+}
+
 async fn reconnect(weak: Weak<Inner>) {
     let mut backoff = Backoff::new(RETRY_BASE, RETRY_CAP);
     let mut failures: u32 = 0;
@@ -154,13 +167,8 @@ async fn reconnect(weak: Weak<Inner>) {
                 let e = RedisError::from((ErrorKind::Io, "Sentinel failover in progress"));
                 this.inner.ready.store(false, Ordering::Relaxed);
                 this.inner.attempts.send_replace(Attempt { error: Some(e) });
-                let retry_now = this.inner.retry_now.clone();
-                let stop = this.inner.stop.clone();
-                drop(this);
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = retry_now.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
+                if !wait_for_retry(this, wait).await {
+                    return;
                 }
                 continue;
             }
@@ -218,13 +226,8 @@ async fn reconnect(weak: Weak<Inner>) {
                 }
                 last_kind = kind;
                 this.inner.attempts.send_replace(Attempt { error: Some(e) });
-                let retry_now = this.inner.retry_now.clone();
-                let stop = this.inner.stop.clone();
-                drop(this);
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = retry_now.notified() => {}
-                    _ = tokio::time::sleep(delay) => {}
+                if !wait_for_retry(this, delay).await {
+                    return;
                 }
             }
         }
