@@ -57,11 +57,15 @@ impl Fixture {
     async fn claim_batch(&mut self) -> Vec<Claimed> {
         let req = ClaimRequest {
             queue: &self.queue,
+            lease_set: &format!("{}:lyanna:leases:bench", self.queue),
             now_ms: now_ms(),
             in_progress_ttl_ms: 30_000,
             max_claim: BATCH,
             read_limit: BATCH * 5,
             aborts_enabled: false,
+            token_prefix: "bench|0|",
+            first_token: 0,
+            held: Vec::new(),
         };
         let claimed = claim(&mut self.conn, &req).await.expect("claim");
         assert_eq!(claimed.len(), BATCH, "the queue should hold a batch");
@@ -73,7 +77,9 @@ impl Fixture {
         claimed
             .iter()
             .map(|c| FinishOp {
+                raw_id: c.raw_id.clone(),
                 job_id: c.id.clone(),
+                token: c.token.clone(),
                 cron: false,
                 kind: FinishKind::Done {
                     result: Some(StoredResult {
@@ -86,7 +92,9 @@ impl Fixture {
     }
 
     async fn finish_batch(&mut self, ops: &[FinishOp]) {
-        write_batch(&mut self.conn, &self.queue, ops)
+        let ops: Vec<&FinishOp> = ops.iter().collect();
+        let lease_set = format!("{}:lyanna:leases:bench", self.queue);
+        write_batch(&mut self.conn, &self.queue, &lease_set, &ops)
             .await
             .expect("finish");
     }

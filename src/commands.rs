@@ -100,7 +100,17 @@ async fn run_worker(
     let worker = Worker::new(settings, tasks, redis, metrics, probe.clone());
     let r = worker.run(shutdown).await;
     admin_stop.cancel();
-    r.map(|()| 0)
+    match r {
+        Err(e) => match e.downcast_ref::<crate::worker::IdentityError>() {
+            // Two live processes may never share a worker id: a configuration error.
+            Some(crate::worker::IdentityError::InUse(_)) => {
+                eprintln!("lyanna-worker: {e}");
+                Ok(64)
+            }
+            _ => Err(e),
+        },
+        Ok(()) => Ok(0),
+    }
 }
 
 /// Rejected credentials: retrying cannot help, so start-up fails instead.

@@ -156,8 +156,17 @@ pub struct WorkerFlags {
     pub job_completion_wait: f64,
     /// Seconds our in-progress keys live without a heartbeat (crash recovery time); 0 keeps
     /// arq's TTL (longest timeout + 10 s).
-    #[arg(long, env = "LYANNA_HEARTBEAT_TTL", default_value_t = 30.0)]
+    #[arg(long, env = "LYANNA_HEARTBEAT_TTL", default_value_t = 60.0)]
     pub heartbeat_ttl: f64,
+    /// This worker's identity; default: `{host name}/{lowest free slot}`.
+    #[arg(long, env = "LYANNA_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// The health key (arq's health_check_key); default `{queue}:health-check`.
+    #[arg(long, env = "LYANNA_HEALTH_CHECK_KEY")]
+    pub health_check_key: Option<String>,
+    /// arq's retry_jobs=False: a Retry (or a cancellation) fails the job.
+    #[arg(long, env = "LYANNA_NO_RETRY_JOBS")]
+    pub no_retry_jobs: bool,
     /// Queued ids looked at per poll (default max(max_jobs * 5, 100)).
     #[arg(long, env = "LYANNA_QUEUE_READ_LIMIT")]
     pub queue_read_limit: Option<i64>,
@@ -475,6 +484,19 @@ impl WorkerFlags {
             )?,
             heartbeat_ttl: (!heartbeat.is_zero()).then_some(heartbeat),
             timezone: self.timezone()?,
+            worker_id: match self.worker_id.as_deref() {
+                Some(id) if id.is_empty() || id.chars().any(|c| c.is_whitespace() || c == '|') => {
+                    return Err(bad(
+                        "--worker-id",
+                        "LYANNA_WORKER_ID",
+                        "must be non-empty, without whitespace or '|'",
+                    ))
+                }
+                other => other.map(str::to_string),
+            },
+            health_check_key: self.health_check_key.clone(),
+            retry_jobs: !self.no_retry_jobs,
+            max_job_memory: WorkerSettings::default().max_job_memory,
         })
     }
 

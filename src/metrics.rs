@@ -2,7 +2,7 @@
 //! prefixed `lyanna_worker_`: job counters per function (`jobs_{started,completed,failed,
 //! retried,aborted}_total`), `job_duration_seconds` and `job_queue_wait_seconds` histograms,
 //! `jobs_in_progress`, `queue_depth`, `redis_connections_total` / `redis_reconnects_total`,
-//! `cron_enqueued_total` and `build_info`.
+//! `cron_enqueued_total`, `leases_lost_total`, `finish_errors_total` and `build_info`.
 
 use crate::worker::execute::Outcome;
 use prometheus_client::collector::Collector;
@@ -42,6 +42,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     pub redis_connections: Counter,
     cron_enqueued: Family<Labels, Counter>,
+    leases_lost: Counter,
+    finish_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -65,6 +67,8 @@ impl Metrics {
             queue_depth: Gauge::default(),
             redis_connections: Counter::default(),
             cron_enqueued: Family::default(),
+            leases_lost: Counter::default(),
+            finish_errors: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +128,16 @@ impl Metrics {
             m.cron_enqueued.clone(),
         );
         registry.register(
+            "leases_lost",
+            "Runs stopped or discarded because their lease was not confirmed in time or went to another worker",
+            m.leases_lost.clone(),
+        );
+        registry.register(
+            "finish_errors",
+            "Finishes that failed on a key of the wrong type (the job's other writes applied)",
+            m.finish_errors.clone(),
+        );
+        registry.register(
             "build",
             "Build information",
             Info::new(vec![
@@ -161,6 +175,16 @@ impl Metrics {
 
     pub fn aborted(&self, f: &str) {
         self.aborted.get_or_create(&function(f)).inc();
+    }
+
+    /// A run stopped (or its finish discarded) because its lease was no longer ours.
+    pub fn lease_lost(&self) {
+        self.leases_lost.inc();
+    }
+
+    /// A finish that failed on a key of the wrong type (the job's other writes applied).
+    pub fn finish_error(&self) {
+        self.finish_errors.inc();
     }
 
     pub fn cron_enqueued(&self, name: &str) {

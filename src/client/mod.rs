@@ -44,6 +44,9 @@ pub struct EnqueueOptions {
     pub defer: Defer,
     pub expires: Option<Duration>,
     pub job_try: Option<i64>,
+    /// Also refuse the id while its in-progress key exists (our cron enqueue: a tick kept in
+    /// progress has run). Python producers do not check this.
+    pub refuse_in_progress: bool,
 }
 
 impl Default for EnqueueOptions {
@@ -54,6 +57,7 @@ impl Default for EnqueueOptions {
             defer: Defer::Now,
             expires: None,
             job_try: None,
+            refuse_in_progress: false,
         }
     }
 }
@@ -129,18 +133,17 @@ impl Client {
         };
         let payload = self.codec.encode(&job.to_value())?;
         let mut conn = self.conn().await?;
-        let added: i64 = self.report(
-            ENQUEUE
-                .key(keys::job(&id))
-                .key(keys::result(&id))
-                .key(queue)
-                .arg(payload)
-                .arg(expires_ms)
-                .arg(score)
-                .arg(&id)
-                .invoke_async(&mut conn)
-                .await,
-        )?;
+        let mut inv = ENQUEUE.key(keys::job(&id));
+        inv.key(keys::result(&id))
+            .key(queue)
+            .arg(payload)
+            .arg(expires_ms)
+            .arg(score)
+            .arg(&id);
+        if opts.refuse_in_progress {
+            inv.key(keys::in_progress(&id));
+        }
+        let added: i64 = self.report(inv.invoke_async(&mut conn).await)?;
         Ok((added == 1).then_some(id))
     }
 

@@ -1,38 +1,60 @@
 //! Abort: cancel running jobs a client asked to abort (`arq:abort`, member = id, score = ms
-//! of the request).
+//! of the request, on the requesting producer's clock).
+//!
+//! As in arq, an entry stays until the job starts (the claim reads and removes it, whichever
+//! worker claims the job) or, while it runs, until a worker running it acts on it. Entries
+//! whose job and result are both gone (the job ended without being aborted, or was deleted)
+//! are cleaned up now and then; nothing is trimmed by age, so an abort of a job that waits
+//! long in the queue is never dropped.
 
+use super::admission::abort_applies;
 use super::running::Running;
-use crate::protocol::{keys, now_ms};
+use crate::protocol::keys;
 use redis::aio::MultiplexedConnection;
 use std::sync::atomic::Ordering;
+use std::sync::LazyLock;
 
-/// Reads the abort set, cancels the running jobs it names, removes the ids acted on and
-/// trims entries older than 60 s. (arq trims with `now + 60` on a ms clock, which never
-/// removes anything: its abort set only grows, arq #394.)
+static CLEAN: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+-- KEYS[1] arq:abort; ARGV[1] how many of the oldest entries to look at.
+-- Removes entries whose job, in-progress and result keys are all gone.
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local gone = 0
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', 'arq:job:' .. id, 'arq:in-progress:' .. id, 'arq:result:' .. id) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+    gone = gone + 1
+  end
+end
+return gone
+",
+    )
+});
+
+/// Reads the abort set, cancels the running jobs it names and removes the ids acted on.
 pub(crate) async fn cancel_aborted(
     conn: &mut MultiplexedConnection,
     running: &Running,
 ) -> redis::RedisResult<()> {
-    let (entries, ()): (Vec<(String, f64)>, ()) = redis::pipe()
-        .atomic()
-        .zrange_withscores(keys::ABORT_SET, 0, -1)
-        .zrembyscore(
-            keys::ABORT_SET,
-            "-inf",
-            format!("({}", now_ms() - keys::ABORT_MAX_AGE_MS),
-        )
-        .ignore()
+    if running.len() == 0 {
+        return Ok(());
+    }
+    let entries: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
+        .arg(keys::ABORT_SET)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
         .query_async(conn)
-        .await
-        .map(|(e,): (Vec<(String, f64)>,)| (e, ()))?;
+        .await?;
     let mut acted = Vec::new();
     for (id, asked) in entries {
         let Some(job) = running.jobs.get(&id) else {
             continue;
         };
-        // A request made before this job was enqueued was meant for an earlier job with the
-        // same id (arq #485); leave this one alone and let the entry age out.
-        if (asked as i64) < job.enqueue_time_ms.load(Ordering::Relaxed) {
+        // Before the payload is decoded the enqueue time is unknown (i64::MAX): the entry
+        // stays and is looked at again next poll.
+        if !abort_applies(asked as i64, job.enqueue_time_ms.load(Ordering::Relaxed)) {
             continue;
         }
         job.abort.cancel();
@@ -46,4 +68,16 @@ pub(crate) async fn cancel_aborted(
             .await?;
     }
     Ok(())
+}
+
+/// Removes abort entries whose job no longer exists (looking at the oldest `limit`).
+pub(crate) async fn clean_up(
+    conn: &mut MultiplexedConnection,
+    limit: usize,
+) -> redis::RedisResult<i64> {
+    CLEAN
+        .key(keys::ABORT_SET)
+        .arg(limit)
+        .invoke_async(conn)
+        .await
 }

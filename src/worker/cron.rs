@@ -2,7 +2,7 @@
 //! arq derives (`cron:{name}:{unix ms}`), so whichever worker enqueues first wins and the rest
 //! find the id taken.
 
-use super::Shared;
+use super::shared::Shared;
 use crate::client::{Client, Defer, EnqueueOptions};
 use crate::protocol::cron::{job_id, next_run, CronTz};
 use chrono::NaiveDateTime;
@@ -103,6 +103,10 @@ impl CronScheduler {
             let opts = EnqueueOptions {
                 job_id: d.job_id.clone(),
                 defer: d.defer_until_ms.map_or(Defer::Now, Defer::Until),
+                // A tick still kept in progress ran already (perhaps on a worker whose clock
+                // is ahead of ours): never enqueue it again. Additive: Python workers only
+                // check the job and result keys.
+                refuse_in_progress: true,
                 ..EnqueueOptions::default()
             };
             match client.enqueue(&d.name, Args::default(), opts).await {

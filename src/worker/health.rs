@@ -1,6 +1,6 @@
 //! The health key (`{queue}:health-check`), arq's liveness signal read by `--check`.
 
-use super::Shared;
+use super::shared::Shared;
 use crate::protocol::health::{health_string, HealthCounts};
 use crate::protocol::keys;
 use redis::aio::MultiplexedConnection;
@@ -15,7 +15,11 @@ pub(crate) struct HealthWriter {
 impl HealthWriter {
     pub fn new(shared: &Shared) -> Self {
         HealthWriter {
-            key: keys::health(&shared.settings.queue_name),
+            key: shared
+                .settings
+                .health_check_key
+                .clone()
+                .unwrap_or_else(|| keys::health(&shared.settings.queue_name)),
             last: None,
         }
     }

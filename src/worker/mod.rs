@@ -1,72 +1,93 @@
 //! The worker: polls a queue, claims due jobs, runs them, finishes them; plus aborts, cron,
-//! the health key and in-progress heartbeats. One module per step of a job's life:
-//! [`claim`] -> [`execute`] -> [`finish`]; [`abort`], [`cron`], [`health`] run beside them.
+//! the health key, and the renewer that keeps each running job's lease. One module per step
+//! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
+//! ([`execute`] strings the middle three together, [`running`] holds the running jobs, each
+//! fenced by its [`lease`]); beside them [`renew`], [`identity`], [`abort`], [`cron`],
+//! [`health`] and [`wakeup`]. What they share is in [`shared`], below all of them.
 
 pub mod abort;
+pub mod admission;
+pub mod call;
 pub mod claim;
 pub mod cron;
 pub mod execute;
 pub mod finish;
 pub mod health;
+pub mod identity;
+pub mod lease;
 pub mod log;
+pub mod outcome;
+pub mod renew;
 mod running;
 pub mod settings;
+pub mod shared;
 pub mod wakeup;
 
+pub use identity::IdentityError;
 pub use settings::WorkerSettings;
+pub use shared::Counters;
 
 use crate::admin::Probe;
 use crate::conn::{Backoff, Redis};
 use crate::metrics::Metrics;
 use crate::protocol::now_ms;
 use claim::{claim, ClaimRequest};
-use execute::Outcome;
-use finish::Finisher;
-use lyanna_task_api::{FunctionOptions, TaskFn, TaskSet};
+use finish::{Finisher, FinisherParts};
+use identity::Identity;
+use lease::Leases;
+use lyanna_task_api::TaskSet;
+use redis::aio::MultiplexedConnection;
 use running::Running;
+use shared::{Entry, Shared};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-/// A function or cron job as the worker looks it up by name.
-#[derive(Clone)]
-pub(crate) struct Entry {
-    pub call: TaskFn,
-    pub options: FunctionOptions,
-    pub is_cron: bool,
-}
+/// After the drain (job_completion_wait), how long the worker still tries to write the
+/// finishes, hooks and health key before it exits anyway: whatever is not written by then is
+/// run again elsewhere once its lease lapses. Kubernetes' grace period must cover
+/// job_completion_wait plus this.
+pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Counters for the health string and burst limits.
-#[derive(Default)]
-pub struct Counters {
-    pub complete: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-}
-
-/// State every job task shares.
-pub(crate) struct Shared {
-    pub settings: WorkerSettings,
-    pub functions: HashMap<String, Entry>,
-    pub redis: Redis,
-    pub finisher: Finisher,
-    pub metrics: Arc<Metrics>,
-    pub counters: Counters,
-    /// Each job task sends its task id here as its last act: the poll loop's free slots.
-    pub job_done: tokio::sync::mpsc::UnboundedSender<tokio::task::Id>,
-}
+/// How often abort entries whose job is gone are cleaned up.
+const ABORT_CLEAN_EVERY: Duration = Duration::from_secs(60);
 
 /// A worker for one queue and task set.
 pub struct Worker {
-    shared: Arc<Shared>,
+    settings: WorkerSettings,
     tasks: TaskSet,
+    redis: Redis,
+    metrics: Arc<Metrics>,
     probe: Arc<Probe>,
-    done_rx: Option<tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>>,
-    finisher_task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// The poll loop's own state; each poll runs the steps below in order, each on its own, so one
+/// that fails (Redis refusing writes, a bad key) does not keep the others from running.
+struct Poller {
+    shared: Arc<Shared>,
+    running: Running,
+    health: health::HealthWriter,
+    crons: cron::CronScheduler,
+    stop_jobs: CancellationToken,
+    burst_started: u64,
+    seen_connections: u64,
+    last_abort_clean: Option<Instant>,
+}
+
+/// What one poll found.
+#[derive(Default)]
+struct Polled {
+    /// Burst mode: nothing left to do.
+    done: bool,
+    /// Look again as soon as a job ends (the slots were full, or a full batch was claimed).
+    wake_early: bool,
+    /// A step failed: back off before the next poll.
+    failed: bool,
 }
 
 impl Worker {
@@ -77,48 +98,13 @@ impl Worker {
         metrics: Arc<Metrics>,
         probe: Arc<Probe>,
     ) -> Self {
-        let mut functions = HashMap::new();
-        for f in tasks.functions.values() {
-            functions.insert(
-                f.name.clone(),
-                Entry {
-                    call: f.call.clone(),
-                    options: f.options.clone(),
-                    is_cron: false,
-                },
-            );
-        }
-        for c in &tasks.cron_jobs {
-            functions.insert(
-                c.name.clone(),
-                Entry {
-                    call: c.call.clone(),
-                    options: c.options.clone(),
-                    is_cron: true,
-                },
-            );
-        }
-        let (finisher, finisher_task) = Finisher::spawn(redis.clone(), settings.queue_name.clone());
-        let (job_done, done_rx) = tokio::sync::mpsc::unbounded_channel();
         Worker {
-            shared: Arc::new(Shared {
-                settings,
-                functions,
-                redis,
-                finisher,
-                metrics,
-                counters: Counters::default(),
-                job_done,
-            }),
+            settings,
             tasks,
+            redis,
+            metrics,
             probe,
-            done_rx: Some(done_rx),
-            finisher_task: Some(finisher_task),
         }
-    }
-
-    pub fn counters(&self) -> &Counters {
-        &self.shared.counters
     }
 
     /// arq's in-progress TTL: the longest timeout of any function, plus 10 s.
@@ -127,142 +113,143 @@ impl Worker {
             .tasks
             .max_timeout()
             .unwrap_or(Duration::ZERO)
-            .max(self.shared.settings.job_timeout);
+            .max(self.settings.job_timeout);
         max + Duration::from_secs(10)
+    }
+
+    fn functions(&self) -> HashMap<String, Entry> {
+        let mut functions = HashMap::new();
+        for f in self.tasks.functions.values() {
+            let entry = Entry {
+                call: f.call.clone(),
+                options: f.options.clone(),
+                is_cron: false,
+            };
+            functions.insert(f.name.clone(), entry);
+        }
+        for c in &self.tasks.cron_jobs {
+            let entry = Entry {
+                call: c.call.clone(),
+                options: c.options.clone(),
+                is_cron: true,
+            };
+            functions.insert(c.name.clone(), entry);
+        }
+        functions
     }
 
     /// Runs until `shutdown` is cancelled (or, in burst mode, the queue is empty), then drains.
     /// Hooks' errors stop the worker before it claims anything.
-    pub async fn run(mut self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         if let Some(hook) = &self.tasks.on_startup {
             hook()
                 .await
                 .map_err(|e| anyhow::anyhow!("on_startup failed: {e}"))?;
         }
-        let s = self.shared.settings.clone();
+        let s = self.settings.clone();
         let arq_ttl = self.arq_in_progress_ttl();
-        let ttl = s.heartbeat_ttl.map_or(arq_ttl, |h| h.min(arq_ttl));
+        let lease_ttl = s.heartbeat_ttl.map_or(arq_ttl, |h| h.min(arq_ttl));
+        let identity = Arc::new(
+            Identity::acquire(
+                &self.redis,
+                &s.queue_name,
+                s.worker_id.as_deref(),
+                lease_ttl,
+            )
+            .await?,
+        );
+        let leases = Arc::new(Leases::default());
+        let give_up = CancellationToken::new();
+        let (finisher, finisher_task) = Finisher::spawn(FinisherParts {
+            redis: self.redis.clone(),
+            queue: s.queue_name.clone(),
+            lease_set: identity.lease_set.clone(),
+            metrics: self.metrics.clone(),
+            give_up: give_up.clone(),
+        });
+        let renew_stop = CancellationToken::new();
+        let renewer = renew::Renewer {
+            redis: self.redis.clone(),
+            leases: leases.clone(),
+            identity: identity.clone(),
+            ttl: lease_ttl,
+            metrics: self.metrics.clone(),
+        };
+        let renew_task = tokio::spawn(renewer.run(renew_stop.clone()));
+        let functions = self.functions();
+        let max_tries_any = functions
+            .values()
+            .filter_map(|e| e.options.max_tries)
+            .chain([s.max_tries])
+            .max()
+            .unwrap_or(s.max_tries);
+        let (job_done, done_rx) = tokio::sync::mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            settings: s.clone(),
+            functions,
+            max_tries_any,
+            redis: self.redis.clone(),
+            finisher,
+            metrics: self.metrics.clone(),
+            counters: Counters::default(),
+            leases: leases.clone(),
+            identity: identity.clone(),
+            lease_ttl,
+            next_token: AtomicU64::new(1),
+            job_done,
+        });
         info!(
             queue = %s.queue_name,
             codec = s.codec.name(),
             max_jobs = s.max_jobs,
-            functions = self.shared.functions.len(),
-            redis = %self.shared.redis.masked_url(),
+            functions = shared.functions.len(),
+            worker_id = %identity.id,
+            lease_ttl = ?lease_ttl,
+            redis = %self.redis.masked_url(),
             "worker starting"
         );
-        let stop_jobs = CancellationToken::new();
-        let mut running = Running::new(self.done_rx.take().expect("run() is called once"));
-        let mut health = health::HealthWriter::new(&self.shared);
-        let mut crons = cron::CronScheduler::new(&self.tasks.cron_jobs, s.timezone);
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let mut poller = Poller {
+            running: Running::new(done_rx),
+            health: health::HealthWriter::new(&shared),
+            crons: cron::CronScheduler::new(&self.tasks.cron_jobs, s.timezone),
+            stop_jobs: CancellationToken::new(),
+            burst_started: 0,
+            seen_connections: 0,
+            last_abort_clean: None,
+            shared,
+        };
         let wake = Arc::new(Notify::new());
         let wakeup_stop = CancellationToken::new();
         tokio::spawn(wakeup::run(
-            self.shared.redis.clone(),
+            self.redis.clone(),
             s.queue_name.clone(),
             wake.clone(),
             wakeup_stop.clone(),
         ));
-        let mut last_heartbeat = tokio::time::Instant::now();
-        let mut burst_started: u64 = 0;
-        let mut seen_connections = 0;
         self.probe.set_started();
 
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
         loop {
             self.probe.turned();
-            if shutdown.is_cancelled() {
+            if shutdown.is_cancelled() || identity.lost.is_cancelled() {
                 break;
             }
-            running.reap();
-            let mut wake_early = false;
-            let step: Result<bool, redis::RedisError> = async {
-                let mut conn = self.shared.redis.conn().await?;
-                let made = self.shared.redis.connections_made();
-                self.shared
-                    .metrics
-                    .redis_connections
-                    .inc_by(made - seen_connections);
-                seen_connections = made;
-
-                let free = s.max_jobs.saturating_sub(running.len());
-                // Full: the next finished job frees a slot, look again then.
-                wake_early = free == 0;
-                let mut want = free;
-                if s.burst && s.max_burst_jobs >= 0 {
-                    want =
-                        want.min((s.max_burst_jobs as u64).saturating_sub(burst_started) as usize);
-                }
-                if want > 0 && !shutdown.is_cancelled() {
-                    let req = ClaimRequest {
-                        queue: &s.queue_name,
-                        // Python producers score with round(time * 1000), up to half a ms ahead
-                        // of our truncated clock; woken by the ZADD's notification within that
-                        // ms, we would find the job not yet due and sleep past it.
-                        now_ms: now_ms() + 1,
-                        in_progress_ttl_ms: ttl.as_millis() as i64,
-                        max_claim: want,
-                        read_limit: s.queue_read_limit.max(want),
-                        aborts_enabled: s.allow_abort_jobs,
-                    };
-                    let claimed = claim(&mut conn, &req).await?;
-                    tracing::debug!(
-                        want,
-                        claimed = claimed.len(),
-                        running = running.len(),
-                        "claimed"
-                    );
-                    // A full batch means more may be due: look again as soon as a slot frees.
-                    wake_early = claimed.len() == want;
-                    burst_started += claimed.len() as u64;
-                    for c in claimed {
-                        running.spawn(&self.shared, c, &stop_jobs);
-                    }
-                }
-                if s.allow_abort_jobs {
-                    abort::cancel_aborted(&mut conn, &running).await?;
-                }
-                health
-                    .maybe_write(&mut conn, &self.shared, running.len())
-                    .await?;
-                crons.enqueue_due(&self.shared).await?;
-                if let Some(h) = s.heartbeat_ttl {
-                    if last_heartbeat.elapsed() >= h / 3 {
-                        running.refresh_in_progress(&mut conn, ttl).await?;
-                        last_heartbeat = tokio::time::Instant::now();
-                    }
-                }
-                if s.burst {
-                    if s.max_burst_jobs >= 0 && burst_started >= s.max_burst_jobs as u64 {
-                        return Ok(true);
-                    }
-                    let queued: u64 = redis::cmd("ZCARD")
-                        .arg(&s.queue_name)
-                        .query_async(&mut conn)
-                        .await?;
-                    if queued == 0 {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
+            poller.running.reap();
+            let polled = poller.poll(&shutdown).await;
+            if polled.done {
+                break;
             }
-            .await;
-            let delay = match step {
-                Ok(true) => break,
-                Ok(false) => {
-                    backoff.reset();
-                    s.poll_delay
-                }
-                Err(e) => {
-                    self.shared.redis.report(&e);
-                    let d = backoff.next_delay();
-                    warn!(error = %e, delay = ?d, "poll failed; running jobs continue");
-                    d
-                }
+            let delay = if polled.failed {
+                backoff.next_delay()
+            } else {
+                backoff.reset();
+                s.poll_delay
             };
             tokio::select! {
                 _ = shutdown.cancelled() => {}
+                _ = identity.lost.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
-                _ = running.next_done(), if wake_early => {
+                _ = poller.running.next_done(), if polled.wake_early => {
                     // Finishes land in batches: let the rest of the batch's jobs end so one
                     // claim fills many slots instead of one claim per freed slot.
                     tokio::task::yield_now().await;
@@ -271,52 +258,218 @@ impl Worker {
             }
         }
         wakeup_stop.cancel();
-
         self.probe.set_stopping();
-        info!(
-            running = running.len(),
-            "stopping: no new jobs will be claimed"
-        );
-        if s.burst && !shutdown.is_cancelled() {
-            running.wait_all().await;
-        } else if running.len() > 0 {
-            let wait = s.job_completion_wait;
-            if tokio::time::timeout(wait, running.wait_all())
-                .await
-                .is_err()
-            {
-                warn!(
-                    running = running.len(),
-                    "job_completion_wait over; cancelling running jobs, they will be retried"
-                );
-                stop_jobs.cancel();
-                running.wait_all().await;
-            }
-        }
+        let graceful_end = s.burst && !shutdown.is_cancelled() && !identity.lost.is_cancelled();
+        poller.drain(graceful_end, give_up.clone()).await;
+
+        let deadline = Instant::now() + FLUSH_DEADLINE;
         if let Some(hook) = &self.tasks.on_shutdown {
-            if let Err(e) = hook().await {
-                warn!(error = %e, "on_shutdown failed");
+            match tokio::time::timeout_at(deadline, hook()).await {
+                Ok(Err(e)) => warn!(error = %e, "on_shutdown failed"),
+                Err(_) => warn!("on_shutdown did not end before the flush deadline"),
+                Ok(Ok(())) => {}
             }
         }
-        health.delete(&self.shared).await;
-        // Dropping our Finisher lets the writer end once it has written everything queued.
-        let finisher_task = self.finisher_task.take();
-        drop(self);
-        if let Some(t) = finisher_task {
-            let _ = t.await;
+        let _ = tokio::time::timeout_at(deadline, poller.health.delete(&poller.shared)).await;
+        // Dropping the last Finisher lets the writer end once it has written what is queued.
+        drop(poller);
+        if tokio::time::timeout_at(deadline, finisher_task)
+            .await
+            .is_err()
+        {
+            give_up.cancel();
         }
+        renew_stop.cancel();
+        let _ = renew_task.await;
+        if identity.lost.is_cancelled() {
+            anyhow::bail!(
+                "worker identity {:?} was taken over by another process",
+                identity.id
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), identity.release(&self.redis)).await;
         info!("worker stopped");
         Ok(())
     }
 }
 
-impl Shared {
-    pub(crate) fn count(&self, outcome: Outcome) {
-        let c = match outcome {
-            Outcome::Complete => &self.counters.complete,
-            Outcome::Failed => &self.counters.failed,
-            Outcome::Retried => &self.counters.retried,
+impl Poller {
+    /// One poll: claim, aborts, health, cron, and the burst check, each step on its own.
+    async fn poll(&mut self, shutdown: &CancellationToken) -> Polled {
+        let mut polled = Polled::default();
+        let mut conn = match self.shared.redis.conn().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.shared.redis.report(&e);
+                warn!(error = %e, "Redis unreachable; running jobs continue");
+                polled.failed = true;
+                return polled;
+            }
         };
-        c.fetch_add(1, Ordering::Relaxed);
+        self.count_connections();
+        let claimed = self.claim_step(&mut conn, shutdown).await;
+        polled.wake_early = self
+            .note("claiming jobs", claimed, &mut polled.failed)
+            .unwrap_or(false);
+        if self.shared.settings.allow_abort_jobs {
+            let r = self.abort_step(&mut conn).await;
+            self.note("reading aborts", r, &mut polled.failed);
+        }
+        let r = self
+            .health
+            .maybe_write(&mut conn, &self.shared, self.running.len())
+            .await;
+        self.note("writing the health key", r, &mut polled.failed);
+        let r = self.crons.enqueue_due(&self.shared).await;
+        self.note("enqueuing cron jobs", r, &mut polled.failed);
+        if self.shared.settings.burst {
+            let r = self.burst_done(&mut conn).await;
+            polled.done = self
+                .note("checking the queue", r, &mut polled.failed)
+                .unwrap_or(false);
+        }
+        polled
+    }
+
+    fn note<T>(&self, what: &str, r: redis::RedisResult<T>, failed: &mut bool) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.shared.redis.report(&e);
+                warn!(error = %e, "{what} failed; running jobs continue");
+                *failed = true;
+                None
+            }
+        }
+    }
+
+    fn count_connections(&mut self) {
+        let made = self.shared.redis.connections_made();
+        self.shared
+            .metrics
+            .redis_connections
+            .inc_by(made.saturating_sub(self.seen_connections));
+        self.seen_connections = made;
+    }
+
+    /// Claims as many due jobs as there are free slots (at most queue_read_limit, as arq
+    /// reads at most that many ids per poll) and starts them. Returns whether to look again
+    /// as soon as a job ends.
+    async fn claim_step(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        shutdown: &CancellationToken,
+    ) -> redis::RedisResult<bool> {
+        let s = &self.shared.settings;
+        let free = s.max_jobs.saturating_sub(self.running.len());
+        let mut want = free.min(s.queue_read_limit.max(1));
+        if s.burst && s.max_burst_jobs >= 0 {
+            want = want.min((s.max_burst_jobs as u64).saturating_sub(self.burst_started) as usize);
+        }
+        if want == 0 || shutdown.is_cancelled() || self.shared.identity.lost.is_cancelled() {
+            // Full: the next finished job frees a slot, look again then.
+            return Ok(free == 0);
+        }
+        let req = ClaimRequest {
+            queue: &s.queue_name,
+            lease_set: &self.shared.identity.lease_set,
+            // Python producers score with round(time * 1000), up to half a ms ahead of our
+            // truncated clock; woken by the ZADD's notification within that ms, we would find
+            // the job not yet due and sleep past it.
+            now_ms: now_ms() + 1,
+            in_progress_ttl_ms: self.shared.lease_ttl.as_millis() as i64,
+            max_claim: want,
+            read_limit: s.queue_read_limit.max(1),
+            aborts_enabled: s.allow_abort_jobs,
+            token_prefix: &self.shared.identity.token_prefix,
+            first_token: self.shared.reserve_tokens(want),
+            held: self.shared.leases.ids(),
+        };
+        let claimed = claim(conn, &req).await?;
+        tracing::debug!(
+            want,
+            claimed = claimed.len(),
+            running = self.running.len(),
+            "claimed"
+        );
+        // A full batch means more may be due: look again as soon as a slot frees.
+        let wake_early = claimed.len() == want;
+        self.burst_started += claimed.len() as u64;
+        for c in claimed {
+            self.running.spawn(&self.shared, c, &self.stop_jobs);
+        }
+        Ok(wake_early)
+    }
+
+    async fn abort_step(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+        abort::cancel_aborted(conn, &self.running).await?;
+        if self
+            .last_abort_clean
+            .is_none_or(|t| t.elapsed() >= ABORT_CLEAN_EVERY)
+        {
+            self.last_abort_clean = Some(Instant::now());
+            let gone = abort::clean_up(conn, 1000).await?;
+            if gone > 0 {
+                tracing::debug!(gone, "abort entries of jobs that no longer exist removed");
+            }
+        }
+        Ok(())
+    }
+
+    async fn burst_done(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<bool> {
+        let s = &self.shared.settings;
+        if s.max_burst_jobs >= 0 && self.burst_started >= s.max_burst_jobs as u64 {
+            return Ok(true);
+        }
+        let queued: u64 = redis::cmd("ZCARD")
+            .arg(&s.queue_name)
+            .query_async(conn)
+            .await?;
+        Ok(queued == 0)
+    }
+
+    /// Waits for the running jobs: all of them at a burst's natural end, else up to
+    /// job_completion_wait, then stops the rest (retried elsewhere) and gives their finishes
+    /// until the flush deadline.
+    async fn drain(&mut self, graceful_end: bool, give_up: CancellationToken) {
+        info!(
+            running = self.running.len(),
+            "stopping: no new jobs will be claimed"
+        );
+        if graceful_end {
+            self.running.wait_all().await;
+            return;
+        }
+        if self.running.len() == 0 {
+            return;
+        }
+        let wait = self.shared.settings.job_completion_wait;
+        if tokio::time::timeout(wait, self.running.wait_all())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        warn!(
+            running = self.running.len(),
+            "job_completion_wait over; cancelling running jobs, they will be retried"
+        );
+        self.stop_jobs.cancel();
+        if tokio::time::timeout(FLUSH_DEADLINE, self.running.wait_all())
+            .await
+            .is_err()
+        {
+            warn!(
+                running = self.running.len(),
+                "flush deadline over: giving up on unwritten finishes; their jobs run again once their leases lapse"
+            );
+            give_up.cancel();
+            if tokio::time::timeout(Duration::from_secs(1), self.running.wait_all())
+                .await
+                .is_err()
+            {
+                self.running.abort_all();
+            }
+        }
     }
 }

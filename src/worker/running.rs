@@ -1,31 +1,32 @@
-//! The jobs this worker is running: their tasks, abort handles and in-progress keys.
+//! The jobs this worker is running: their tasks, leases and abort handles. Each job's future
+//! runs fenced by its lease (see [`super::lease`]): once the lease is no longer confirmed the
+//! future is dropped without another poll and nothing of the run is written.
 
 use super::claim::Claimed;
 use super::execute::run_job;
-use super::Shared;
-use crate::protocol::keys;
-use redis::aio::MultiplexedConnection;
+use super::lease::{fenced, Lease};
+use super::shared::Shared;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
+use tracing::{warn, Instrument};
 
 pub(crate) struct Job {
     /// The task running it: a job id can come back (a retry claimed again) while the task of
     /// its previous try is still ending.
     task: Option<tokio::task::Id>,
     pub abort: CancellationToken,
-    /// Set once the payload is decoded; abort requests older than this are stale.
+    /// Set once the payload is decoded; abort requests much older than this are stale.
     pub enqueue_time_ms: Arc<AtomicI64>,
 }
 
 pub(crate) struct Running {
     tasks: JoinSet<()>,
-    task_ids: HashMap<tokio::task::Id, String>,
-    pub jobs: HashMap<String, Job>,
+    task_ids: HashMap<tokio::task::Id, Vec<u8>>,
+    /// By the id as Redis holds it.
+    pub jobs: HashMap<Vec<u8>, Job>,
     /// Ids of jobs whose tasks are done (sent as each task's last act). A slot is free from
     /// then on, before the JoinSet reports the task joinable.
     done: tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>,
@@ -60,12 +61,20 @@ impl Running {
         self.jobs.len()
     }
 
-    /// Starts a claimed job in its own task; the task ends after its finish is written.
+    /// Starts a claimed job in its own task; the task ends after its finish is written (or
+    /// once its lease is lost).
     pub fn spawn(&mut self, shared: &Arc<Shared>, c: Claimed, stop: &CancellationToken) {
         let abort = CancellationToken::new();
         let enqueue_time_ms = Arc::new(AtomicI64::new(i64::MAX));
+        let lease = Arc::new(Lease::new(
+            c.raw_id.clone(),
+            c.token.clone(),
+            c.sent_ms,
+            shared.lease_ttl,
+        ));
+        shared.leases.insert(lease.clone());
         self.jobs.insert(
-            c.id.clone(),
+            c.raw_id.clone(),
             Job {
                 task: None,
                 abort: abort.clone(),
@@ -81,12 +90,22 @@ impl Running {
             function = tracing::field::Empty,
             r#try = c.job_try
         );
-        let id = c.id.clone();
+        let raw_id = c.raw_id.clone();
         let handle = self.tasks.spawn(
             async move {
-                let (op, outcome) = run_job(shared.clone(), c, abort, enqueue_time_ms, stop).await;
-                shared.finisher.finish(op).await;
-                shared.count(outcome);
+                let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
+                match fenced(lease.clone(), run).await {
+                    Ok((op, outcome)) => {
+                        if shared.finisher.finish(op).await.is_some() {
+                            shared.count(outcome);
+                        }
+                    }
+                    Err(_) => {
+                        shared.metrics.lease_lost();
+                        warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");
+                    }
+                }
+                shared.leases.remove(&lease);
                 shared.metrics.in_progress.dec();
                 if let Some(task) = tokio::task::try_id() {
                     let _ = shared.job_done.send(task);
@@ -94,10 +113,10 @@ impl Running {
             }
             .instrument(span),
         );
-        if let Some(job) = self.jobs.get_mut(&id) {
+        if let Some(job) = self.jobs.get_mut(&raw_id) {
             job.task = Some(handle.id());
         }
-        self.task_ids.insert(handle.id(), id);
+        self.task_ids.insert(handle.id(), raw_id);
     }
 
     /// Forgets jobs whose tasks have ended.
@@ -115,7 +134,7 @@ impl Running {
             Ok((task, ())) => task,
             Err(e) => {
                 // Job tasks catch panics of task code, so this is a bug of ours; the job's
-                // in-progress key expires and another worker retries it.
+                // lease lapses and another worker retries it.
                 tracing::error!(error = %e, "job task died");
                 e.id()
             }
@@ -132,21 +151,8 @@ impl Running {
         while self.done.try_recv().is_ok() {}
     }
 
-    /// Pushes back the expiry of our in-progress keys (the heartbeat): only a worker that died
-    /// stops refreshing, so its jobs become claimable soon after.
-    pub async fn refresh_in_progress(
-        &self,
-        conn: &mut MultiplexedConnection,
-        ttl: Duration,
-    ) -> redis::RedisResult<()> {
-        if self.jobs.is_empty() {
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        for id in self.jobs.keys() {
-            pipe.pexpire(keys::in_progress(id), ttl.as_millis() as i64)
-                .ignore();
-        }
-        pipe.query_async::<()>(conn).await
+    /// Drops every job task (at the end of the flush deadline).
+    pub fn abort_all(&mut self) {
+        self.tasks.abort_all();
     }
 }

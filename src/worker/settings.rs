@@ -29,6 +29,14 @@ pub struct WorkerSettings {
     /// keeps arq's TTL and no heartbeat.
     pub heartbeat_ttl: Option<Duration>,
     pub timezone: CronTz,
+    /// This worker's identity (`--worker-id`); `None`: `{host name}/{lowest free slot}`.
+    pub worker_id: Option<String>,
+    /// The health key; `None`: arq's `{queue}:health-check`.
+    pub health_check_key: Option<String>,
+    /// arq's `retry_jobs`: false turns a `Retry` (and a cancellation) into a failure.
+    pub retry_jobs: bool,
+    /// Hard cap (bytes) of a job's decoded payload.
+    pub max_job_memory: u64,
 }
 
 impl Default for WorkerSettings {
@@ -48,8 +56,12 @@ impl Default for WorkerSettings {
             burst: false,
             max_burst_jobs: -1,
             job_completion_wait: Duration::ZERO,
-            heartbeat_ttl: Some(Duration::from_secs(30)),
+            heartbeat_ttl: Some(Duration::from_secs(60)),
             timezone: CronTz::utc(),
+            worker_id: None,
+            health_check_key: None,
+            retry_jobs: true,
+            max_job_memory: 256 << 20,
         }
     }
 }

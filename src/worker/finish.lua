@@ -1,0 +1,55 @@
+-- Finish a batch of jobs, each only while its in-progress key still holds our token, and
+-- remove that token in the same step: a finish applied twice (a replay after a lost reply)
+-- or from a run whose lease went to another worker changes nothing.
+-- KEYS[1] queue sorted set, KEYS[2] arq:abort, KEYS[3] this worker's lease set (ours)
+-- ARGV[1] how long a cron job's in-progress key is kept (ms); then 8 fields per job:
+--   id, token, kind ('done' | 'failed' | 'retry'), cron ('1' | '0'),
+--   result ('' none | 'px' with TTL | 'keep' forever), result TTL (ms), result bytes,
+--   score increment for a retry ('' none)
+-- Returns per job: 1 written, 0 not ours (nothing written), or the errors of the commands
+-- that failed (a key of the wrong type), the rest of that job's commands written.
+-- Each command goes through pcall so one job's bad key fails that job's command only, never
+-- the batch. Writes are what arq's finish_job / finish_failed_job write.
+local out = {}
+for i = 2, #ARGV, 8 do
+  local id, token, kind, cron = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local ip = 'arq:in-progress:' .. id
+  local cur = redis.pcall('GET', ip)
+  if cur ~= token then
+    out[#out + 1] = 0
+  else
+    local errs = {}
+    local function try(...)
+      local r = redis.pcall(...)
+      if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
+    end
+    if kind == 'retry' then
+      local incr = ARGV[i + 7]
+      if incr ~= '' and tonumber(incr) ~= 0 then try('ZINCRBY', KEYS[1], incr, id) end
+    else
+      local mode = ARGV[i + 4]
+      if mode == 'px' then
+        try('SET', 'arq:result:' .. id, ARGV[i + 6], 'PX', ARGV[i + 5])
+      elseif mode == 'keep' then
+        try('SET', 'arq:result:' .. id, ARGV[i + 6])
+      end
+      try('ZREM', KEYS[2], id)
+      try('ZREM', KEYS[1], id)
+      try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id)
+    end
+    if cron == '1' and kind ~= 'failed' then
+      -- Kept so no worker runs this tick again (arq's keep_cronjob_progress); no longer our
+      -- token, so a replay of this finish finds nothing of ours.
+      try('SET', ip, 'cron-done', 'PX', ARGV[1])
+    else
+      try('DEL', ip)
+    end
+    redis.pcall('SREM', KEYS[3], id)
+    if #errs == 0 then
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = table.concat(errs, '; ')
+    end
+  end
+end
+return out

@@ -1,0 +1,131 @@
+//! Outcome: what a run's end means for the queue (arq's `finish_job` / `finish_failed_job`),
+//! and the result map stored for it.
+
+use super::finish::{FinishKind, FinishOp, StoredResult};
+use super::shared::Shared;
+use crate::protocol::job::JobResult;
+use crate::protocol::now_ms;
+use lyanna_task_api::{Args, PyObject, Value};
+use std::time::Duration;
+use tracing::warn;
+
+/// How a run ended, for the worker's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Complete,
+    Failed,
+    Retried,
+}
+
+pub(crate) fn exc(module: &str, name: &str, args: Vec<Value>) -> PyObject {
+    PyObject::new(module, name, args)
+}
+pub(crate) fn job_execution_failed(msg: String) -> PyObject {
+    exc("arq.worker", "JobExecutionFailed", vec![Value::Str(msg)])
+}
+pub(crate) fn cancelled() -> PyObject {
+    exc("asyncio.exceptions", "CancelledError", vec![])
+}
+
+/// What we know of the job when it ends, for its result.
+pub(crate) struct Known {
+    pub raw_id: Vec<u8>,
+    pub id: String,
+    pub token: String,
+    pub function: String,
+    pub args: Args,
+    pub enqueue_time_ms: i64,
+    pub job_try: i64,
+    pub start_ms: i64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Keep {
+    Forever,
+    For(i64),
+}
+
+impl Keep {
+    pub fn of(forever: bool, keep: Duration) -> Keep {
+        if forever {
+            Keep::Forever
+        } else {
+            Keep::For(keep.as_millis() as i64)
+        }
+    }
+}
+
+impl Known {
+    pub fn op(&self, cron: bool, kind: FinishKind) -> FinishOp {
+        FinishOp {
+            raw_id: self.raw_id.clone(),
+            job_id: self.id.clone(),
+            token: self.token.clone(),
+            cron,
+            kind,
+        }
+    }
+}
+
+impl Shared {
+    /// The result map to store, encoded; arq's fallback when the value cannot be serialized.
+    pub(crate) fn stored(
+        &self,
+        k: &Known,
+        success: bool,
+        result: Value,
+        keep: Keep,
+    ) -> Option<StoredResult> {
+        let ttl_ms = match keep {
+            Keep::Forever => None,
+            Keep::For(ms) if ms > 0 => Some(ms),
+            Keep::For(_) => return None,
+        };
+        let mut r = JobResult {
+            job_try: k.job_try,
+            function: k.function.clone(),
+            args: k.args.clone(),
+            enqueue_time_ms: k.enqueue_time_ms,
+            success,
+            result,
+            start_ms: k.start_ms,
+            finish_ms: now_ms(),
+            queue_name: self.settings.queue_name.clone(),
+            job_id: k.id.clone(),
+        };
+        let codec = self.settings.codec;
+        match codec.encode(&r.to_value()) {
+            Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
+            Err(e) => {
+                warn!(error = %e, "result cannot be serialized");
+                r.success = false;
+                r.result = codec.exception_value(&exc(
+                    "arq.jobs",
+                    "SerializationError",
+                    vec![Value::Str(format!("unable to serialize result: {e}"))],
+                ));
+                match codec.encode(&r.to_value()) {
+                    Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
+                    Err(e) => {
+                        warn!(error = %e, "failure result cannot be serialized either; none stored");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn global_keep(&self) -> Keep {
+        Keep::of(self.settings.keep_result_forever, self.settings.keep_result)
+    }
+
+    /// A job that failed before its function ran (arq's `finish_failed_job`).
+    pub(crate) fn failed_early(&self, k: &Known, e: PyObject) -> (FinishOp, Outcome) {
+        self.metrics.finished(&k.function, Outcome::Failed, 0.0);
+        let value = self.settings.codec.exception_value(&e);
+        let kind = FinishKind::FailedEarly {
+            result: self.stored(k, false, value, self.global_keep()),
+        };
+        (k.op(false, kind), Outcome::Failed)
+    }
+}

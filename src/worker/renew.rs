@@ -1,0 +1,102 @@
+//! The renewer: a task of its own that extends every lease this worker holds, and its
+//! identity, in one round trip every TTL/3, on a connection of its own, so no other work (a
+//! failing claim, a slow cron enqueue, a big payload on the shared connection) can hold a
+//! renewal back. Each round records, per lease, until when it is confirmed; a lease Redis no
+//! longer holds for us is lost at once. A round that fails or takes longer than TTL/3 just
+//! leaves the leases as confirmed before: they lapse (and their jobs are fenced) once that
+//! time has passed.
+
+use super::identity::Identity;
+use super::lease::{mono_ms, Leases};
+use crate::conn::Redis;
+use crate::metrics::Metrics;
+use redis::aio::MultiplexedConnection;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+static RENEW: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(include_str!("renew.lua")));
+
+pub(crate) struct Renewer {
+    pub redis: Redis,
+    pub leases: Arc<Leases>,
+    pub identity: Arc<Identity>,
+    pub ttl: Duration,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Renewer {
+    pub fn interval(&self) -> Duration {
+        (self.ttl / 3).max(Duration::from_millis(50))
+    }
+
+    /// Runs until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut conn: Option<MultiplexedConnection> = None;
+        let mut tick = tokio::time::interval(self.interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match tokio::time::timeout(self.interval(), self.round(&mut conn)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.redis.report(&e);
+                    conn = None;
+                    warn!(error = %e, leases = self.leases.len(), "renewing leases failed; retrying next round");
+                }
+                Err(_) => {
+                    conn = None;
+                    warn!(
+                        leases = self.leases.len(),
+                        "renewing leases timed out; retrying next round"
+                    );
+                }
+            }
+        }
+    }
+
+    async fn round(&self, conn: &mut Option<MultiplexedConnection>) -> redis::RedisResult<()> {
+        if conn.is_none() {
+            *conn = Some(self.redis.dedicated().await?);
+        }
+        let Some(c) = conn.as_mut() else {
+            return Ok(());
+        };
+        let held = self.leases.snapshot();
+        let mut inv = RENEW.key(&self.identity.key);
+        inv.key(&self.identity.lease_set)
+            .arg(self.ttl.as_millis() as u64)
+            .arg(&self.identity.value);
+        for l in &held {
+            inv.arg(l.job_id.as_slice()).arg(&l.token);
+        }
+        let sent = mono_ms();
+        let reply: Vec<i64> = inv.invoke_async(c).await?;
+        if reply.first() != Some(&1) {
+            if !self.identity.lost.is_cancelled() {
+                error!(worker_id = %self.identity.id, "another process holds this worker's identity now (we were presumed dead): fencing every job and stopping");
+                self.identity.lost.cancel();
+            }
+            for l in &held {
+                self.metrics.lease_lost();
+                l.lose();
+            }
+            return Ok(());
+        }
+        for (l, ok) in held.iter().zip(reply.iter().skip(1)) {
+            if *ok == 1 {
+                l.confirm(sent, self.ttl);
+            } else if self.leases.holds(l) {
+                // Gone while the run still holds it (not a finish that just removed it).
+                warn!(job_id = %String::from_utf8_lossy(&l.job_id), "lease lost: the in-progress key no longer holds our token");
+                l.lose();
+            }
+        }
+        Ok(())
+    }
+}
