@@ -1,7 +1,9 @@
 //! mention_users end to end: the Python arq client enqueues it the way the web app does
 //! (pickle), our worker binary runs it against a scratch MariaDB database, and an aiosmtpd
 //! sink stores the mails: one per mentioned user with an email, exact subject, recipients and
-//! links; none twice across retries; over plain SMTP, implicit TLS and STARTTLS.
+//! links; none twice across retries; over plain SMTP, implicit TLS and STARTTLS. Every mail
+//! is read back with Python's `email` package as a mail client would: MIME headers, the
+//! encoded Subject, Date, Message-ID, the exact HTML, no parser defect.
 
 mod blog_common;
 mod common;
@@ -16,14 +18,22 @@ const BLOG_URL: &str = "https://blog.example.org";
 const SITE_TITLE: &str = "小明明s à domicile";
 const TITLE: &str = "Rust 与 Python <迁移> & \"更多\"";
 
-/// Posts 7 (article, slug), 8 (page), 9 (article, empty slug); commenter dave (gid 1001);
+/// 99 characters (the column holds 100), 297 bytes of UTF-8: the Subject needs several
+/// encoded words over folded lines, none of which may split a character.
+fn long_title() -> String {
+    format!("{}（完）", "迁移笔记".repeat(24))
+}
+
+/// Posts 7 (article, slug), 8 (page), 9 (article, empty slug), 10 (slug, a long Chinese
+/// title); commenter dave (gid 1001);
 /// alice, bob.smith, li李四, josé_x, carol (no email), u01..u22.
 async fn seed(db: &TestDb) {
     db.exec(&format!(
         "INSERT INTO posts (id, title, author_id, slug, type) VALUES \
          (7, '{}', 1, 'rust-vs-python', 0), (8, 'About me', 1, 'about', 1), \
-         (9, 'No slug yet', 1, '', 0)",
-        TITLE.replace('\'', "''")
+         (9, 'No slug yet', 1, '', 0), (10, '{}', 1, 'long', 0)",
+        TITLE.replace('\'', "''"),
+        long_title()
     ))
     .await;
     let mut users = vec![
@@ -155,12 +165,32 @@ fn expected_body(username: &str, url: &str, title: &str) -> String {
     )
 }
 
-/// A body as sent: MIME text travels with CRLF line ends, and the parser may add one.
+/// A body as written: MIME text travels with CRLF line ends (RFC 2046 canonical form).
 fn as_written(body: &str) -> String {
     body.replace("\r\n", "\n")
-        .trim_end_matches('\n')
-        .to_string()
-        + "\n"
+}
+
+/// What a mail client makes of `m`: the MIME headers it needs, the Subject (RFC 2047 encoded
+/// words on the wire, ASCII only) decoded to the exact text, a Date of now, a Message-ID
+/// under the sender's domain, and no defect anywhere.
+fn assert_mail_client_reads(m: &Mail, title: &str) {
+    let raw = &m.raw_headers;
+    assert_eq!(m.mime_version, "1.0", "{raw}");
+    assert_eq!(m.content_type, "text/html", "{raw}");
+    assert_eq!(m.charset.as_deref(), Some("utf-8"), "{raw}");
+    assert_eq!(m.transfer_encoding, "base64", "{raw}");
+    assert!(m.defects.is_empty(), "{:?}\n{raw}", m.defects);
+    assert!(raw.is_ascii(), "8-bit header bytes:\n{raw}");
+    assert!(raw.contains("\r\nSubject: =?utf-8?b?"), "{raw}");
+    assert_eq!(m.subject, format!("有人在 {title} 的评论中提到了你!"));
+    let date = chrono::DateTime::parse_from_rfc3339(&m.date)
+        .unwrap_or_else(|e| panic!("Date {:?}: {e}\n{raw}", m.date));
+    let skew = chrono::Utc::now().signed_duration_since(date).num_seconds();
+    assert!((-5..300).contains(&skew), "Date {} is {skew}s ago", m.date);
+    assert!(
+        m.message_id.starts_with('<') && m.message_id.ends_with("@example.com>"),
+        "{raw}"
+    );
 }
 
 fn by_recipient(mails: &[Mail]) -> HashMap<String, Vec<Mail>> {
@@ -193,7 +223,7 @@ async fn python_enqueued_mentions_mail_each_mentioned_user_once() {
     assert_eq!(r["result"], "None", "{r}");
     assert_eq!(r["tries"], 1, "{r}");
     // A page, and an article without a slug (its id makes the link).
-    for post in [8, 9] {
+    for post in [8, 9, 10] {
         let r = s.mention(post, "谢谢 @alice", Some(60));
         assert_eq!(r["success"], true, "{r}");
     }
@@ -205,14 +235,18 @@ async fn python_enqueued_mentions_mail_each_mentioned_user_once() {
         .map(|u| format!("{u}@example.com"))
         .collect();
     want.extend((1..=13).map(|i| format!("u{i:02}@example.com")));
-    let mails = wait_for_mails(&sink, want.len() + 2).await;
+    let mails = wait_for_mails(&sink, want.len() + 3).await;
     let got = by_recipient(&mails);
     let mut recipients: Vec<&String> = got.keys().collect();
     recipients.sort();
     let mut want_sorted: Vec<&String> = want.iter().collect();
     want_sorted.sort();
     assert_eq!(recipients, want_sorted, "who was mailed");
-    assert_eq!(got["alice@example.com"].len(), 3);
+    assert_eq!(got["alice@example.com"].len(), 4);
+    let mut ids: Vec<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), mails.len(), "a Message-ID used twice");
 
     let names: HashMap<&str, &str> = [
         ("alice@example.com", "alice"),
@@ -232,8 +266,7 @@ async fn python_enqueued_mentions_mail_each_mentioned_user_once() {
         assert_eq!(first.mail_from, USER);
         assert_eq!(first.from, USER);
         assert_eq!(first.auth_login.as_deref(), Some(USER));
-        assert_eq!(first.content_type, "text/html");
-        assert_eq!(first.subject, format!("有人在 {TITLE} 的评论中提到了你!"));
+        assert_mail_client_reads(first, TITLE);
         assert_eq!(
             as_written(&first.body),
             expected_body(
@@ -245,6 +278,15 @@ async fn python_enqueued_mentions_mail_each_mentioned_user_once() {
         );
     }
     let alice = &got["alice@example.com"];
+    let long = alice
+        .iter()
+        .find(|m| m.body.contains("/post/long/"))
+        .expect("the long title's mail");
+    assert_mail_client_reads(long, &long_title());
+    assert_eq!(
+        as_written(&long.body),
+        expected_body("alice", &format!("{BLOG_URL}/post/long/"), &long_title())
+    );
     let bodies: Vec<String> = alice.iter().map(|m| as_written(&m.body)).collect();
     assert!(bodies.contains(&expected_body(
         "alice",
@@ -341,10 +383,7 @@ async fn mail_over_tls(mode: &str) {
         "{mode}: the mail came over a plain connection"
     );
     assert_eq!(mails[0].to, "alice@example.com");
-    assert_eq!(
-        mails[0].subject,
-        format!("有人在 {TITLE} 的评论中提到了你!")
-    );
+    assert_mail_client_reads(&mails[0], TITLE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

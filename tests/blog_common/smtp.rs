@@ -8,15 +8,27 @@ use std::process::{Child, Command, Stdio};
 pub const USER: &str = "blog@example.com";
 pub const PASSWORD: &str = "sink-password";
 
-/// One stored mail.
+/// One stored mail: the header block as received, and what Python's `email` package (policy
+/// `default`) decoded from it.
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
+    /// Header lines exactly as received, CRLF-separated, folding kept.
+    pub raw_headers: String,
     pub from: String,
     pub to: String,
     pub subject: String,
+    pub mime_version: String,
     pub content_type: String,
+    /// `None` when the Content-Type names no charset.
+    pub charset: Option<String>,
+    pub transfer_encoding: String,
+    /// ISO 8601 with offset; empty when absent or not a date.
+    pub date: String,
+    pub message_id: String,
+    /// Parser defects (`Header: DefectName` for a header's).
+    pub defects: Vec<String>,
     pub body: String,
     pub auth_login: Option<String>,
     pub tls: bool,
@@ -100,20 +112,29 @@ impl SmtpSink {
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).expect("sink JSON line");
                 let s = |k: &str| v[k].as_str().unwrap_or_default().to_string();
-                Mail {
-                    mail_from: s("mail_from"),
-                    rcpt_tos: v["rcpt_tos"]
-                        .as_array()
+                let list = |k: &str| -> Vec<String> {
+                    v[k].as_array()
                         .map(|a| {
                             a.iter()
                                 .filter_map(|x| x.as_str().map(str::to_string))
                                 .collect()
                         })
-                        .unwrap_or_default(),
+                        .unwrap_or_default()
+                };
+                Mail {
+                    mail_from: s("mail_from"),
+                    rcpt_tos: list("rcpt_tos"),
+                    raw_headers: s("raw_headers"),
                     from: s("from"),
                     to: s("to"),
                     subject: s("subject"),
+                    mime_version: s("mime_version"),
                     content_type: s("content_type"),
+                    charset: v["charset"].as_str().map(str::to_string),
+                    transfer_encoding: s("transfer_encoding"),
+                    date: s("date"),
+                    message_id: s("message_id"),
+                    defects: list("defects"),
                     body: s("body"),
                     auth_login: v["auth_login"].as_str().map(str::to_string),
                     tls: v["tls"].as_bool().unwrap_or(false),

@@ -4,7 +4,10 @@
         [--cert-dir DIR] [--user U --password PW] [--reject-once ADDR ...] [--echo]
 
 Each accepted message becomes one JSON line in FILE: envelope sender and recipients, the
-decoded From/To/Subject headers, the content type, the decoded body, and the AUTH login.
+header block exactly as received, what Python's `email` parser (policy `default`, what a
+mail client does) makes of it: decoded From/To/Subject, MIME-Version, content type and
+charset, transfer encoding, Date, Message-ID, the decoded body and every defect it found;
+and the AUTH login.
 --tls implicit|starttls makes a CA and a certificate for "localhost" with trustme and writes
 the CA to DIR/ca.pem (what the worker's MAIL_CA_FILE then trusts). --user/--password require
 AUTH (LOGIN or PLAIN). --reject-once ADDR answers 451 (try again later) to the first RCPT TO
@@ -27,6 +30,23 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 
+def _date(msg):
+    """The Date header as an ISO time with offset, '' when absent or not a date."""
+    d = msg['Date']
+    when = getattr(d, 'datetime', None)
+    return when.isoformat() if when is not None else ''
+
+
+def _defects(msg):
+    """Every defect the parser noted, in the message, its headers and its parts."""
+    found = []
+    for part in msg.walk():
+        found += [type(d).__name__ for d in part.defects]
+        for name, value in part.items():
+            found += [f'{name}: {type(d).__name__}' for d in getattr(value, 'defects', ())]
+    return found
+
+
 class Sink:
     def __init__(self, out, reject_once, echo=False):
         self.out = out
@@ -42,16 +62,23 @@ class Sink:
         return '250 OK'
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content,
-                                       policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
         body = msg.get_body(preferencelist=('html', 'plain'))
         record = {
             'mail_from': envelope.mail_from,
             'rcpt_tos': list(envelope.rcpt_tos),
+            'raw_headers': raw.split(b'\r\n\r\n', 1)[0].decode('utf-8', 'replace'),
             'from': str(msg['From']),
             'to': str(msg['To']),
             'subject': str(msg['Subject']),
+            'mime_version': str(msg['MIME-Version']),
             'content_type': msg.get_content_type(),
+            'charset': msg.get_content_charset(),
+            'transfer_encoding': msg.get('Content-Transfer-Encoding', ''),
+            'date': _date(msg),
+            'message_id': str(msg['Message-ID']),
+            'defects': _defects(msg),
             'body': body.get_content() if body is not None else '',
             'auth_login': (session.login_data.decode()
                            if isinstance(session.login_data, bytes) else session.login_data),

@@ -12,7 +12,7 @@
 //! cache keys on every memcached server, settle (one script).
 
 use super::db::DbError;
-use super::keys::{is_valid_mc_key, post_keys, PAGEVIEW_FIELD, SHARED_KEYS};
+use super::keys::{batch_keys, PAGEVIEW_FIELD};
 use super::memcache::McError;
 use super::Blog;
 use lyanna_task_api::{JobContext, TaskError, Value};
@@ -201,20 +201,13 @@ async fn flush_batch(
     blog.db.write_pageviews(&writes).await?;
     report.written += writes.len();
 
-    let mut keys: Vec<String> = SHARED_KEYS.iter().map(|k| k.to_string()).collect();
-    let mut unique: HashSet<String> = keys.iter().cloned().collect();
-    for p in &posts {
-        for k in post_keys(p) {
-            if !is_valid_mc_key(&k) {
-                warn!(post_id = p.id, key = ?k, "flush_to_db: memcached cannot hold this key; skipped");
-            } else if unique.insert(k.clone()) {
-                keys.push(k);
-            }
-        }
+    let keys = batch_keys(&posts);
+    for (post_id, key) in &keys.invalid {
+        warn!(post_id, key = ?key, "flush_to_db: memcached cannot hold this key; skipped");
     }
     if !posts.is_empty() {
-        blog.memcache.delete_everywhere(&keys).await?;
-        report.keys_deleted += keys.len();
+        blog.memcache.delete_everywhere(&keys.delete).await?;
+        report.keys_deleted += keys.delete.len();
     }
 
     if !posts.is_empty() {

@@ -1,6 +1,7 @@
 //! Key names, pure: the blog's Redis keys (page views, under a configurable prefix), ours
 //! (mails already sent per job, flushed counts awaiting confirmation), and the memcached keys
-//! a post's page-view change makes stale (the original's `Post.clear_mc` + `__flush__`).
+//! a post's page-view change makes stale (the original's `Post.clear_mc` + `__flush__`), in
+//! the form lyanna's cache decorator stores them.
 
 /// The web app's Redis keys and ours, under one prefix (`lyanna:` in production).
 #[derive(Debug, Clone)]
@@ -96,6 +97,43 @@ pub fn is_valid_mc_key(key: &str) -> bool {
     !key.is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b > 0x20 && b != 0x7f)
 }
 
+/// A key as lyanna's `@cache` decorator stores it: `models/mc.py`, `gen_key_factory`, returns
+/// `key.replace(' ', '_')`, so the page of slug `has space` lives at `post:has_space:slug`.
+/// Its `clear_mc` deletes the raw name, which memcached cannot hold, and the page stays stale.
+/// Only U+0020 is replaced, as there: a tab or newline stays and the key stays invalid.
+pub fn as_cached(key: &str) -> String {
+    key.replace(' ', "_")
+}
+
+/// The memcached keys one flush batch deletes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BatchKeys {
+    /// In lyanna's stored form, each once: the shared keys, then each post's in order.
+    pub delete: Vec<String>,
+    /// (post id, key) that memcached cannot carry even in stored form (a control character,
+    /// over 250 bytes): nothing can be cached under them, so nothing is deleted.
+    pub invalid: Vec<(i64, String)>,
+}
+
+/// Every key of `posts`, and the shared ones once, as [`as_cached`] names them.
+pub fn batch_keys(posts: &[PostCacheInfo]) -> BatchKeys {
+    let mut out = BatchKeys::default();
+    let mut seen = std::collections::HashSet::new();
+    let shared = SHARED_KEYS.iter().map(|k| (None, k.to_string()));
+    let own = posts
+        .iter()
+        .flat_map(|p| post_keys(p).into_iter().map(move |k| (Some(p.id), k)));
+    for (post, raw) in shared.chain(own) {
+        let key = as_cached(&raw);
+        if !is_valid_mc_key(&key) {
+            out.invalid.push((post.unwrap_or_default(), key));
+        } else if seen.insert(key.clone()) {
+            out.delete.push(key);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +177,45 @@ mod tests {
             ..p
         };
         assert!(!post_keys(&bare).iter().any(|k| k.contains("None")));
+    }
+
+    #[test]
+    fn keys_are_deleted_in_the_form_lyanna_stores_them() {
+        assert_eq!(as_cached("post:has space:slug"), "post:has_space:slug");
+        assert_eq!(as_cached("post:a  b :slug"), "post:a__b_:slug");
+        for k in SHARED_KEYS {
+            assert_eq!(as_cached(k), k);
+        }
+        let post = |id, slug: &str| PostCacheInfo {
+            id,
+            slug: Some(slug.into()),
+            year: Some(2020),
+            tag_ids: vec![1],
+            special_ids: vec![],
+        };
+        let long = "x".repeat(250);
+        let b = batch_keys(&[
+            post(1, "has space"),
+            post(2, "tab\there"),
+            post(3, &long),
+            post(4, "has_space"),
+        ]);
+        assert_eq!(&b.delete[..SHARED_KEYS.len()], &SHARED_KEYS[..]);
+        assert!(b.delete.contains(&"post:has_space:slug".to_string()));
+        assert!(b.delete.iter().all(|k| is_valid_mc_key(k)), "{b:?}");
+        // Posts 1 and 4 share the stored key, as they share the cached page in lyanna.
+        let n = |k: &str| b.delete.iter().filter(|d| *d == k).count();
+        assert_eq!(n("post:has_space:slug"), 1);
+        assert_eq!(n("core:archive:2020"), 1);
+        assert_eq!(n("core:tag:1"), 1);
+        assert!(b.delete.contains(&"Post:2:v2".to_string()));
+        assert_eq!(
+            b.invalid,
+            vec![
+                (2, "post:tab\there:slug".to_string()),
+                (3, format!("post:{long}:slug")),
+            ]
+        );
     }
 
     #[test]

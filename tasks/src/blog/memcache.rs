@@ -1,7 +1,8 @@
 //! memcached invalidation on every server. The blog's memcached is several replicas behind
-//! one headless service name, and the Python client hashed each key to one of them, leaving
-//! the others stale; so a delete here goes to every address each configured host resolves to
-//! (resolved again on every call, so replicas that come and go are followed).
+//! one headless service name; the Python client (aiomcache) held that one name and reached
+//! whichever replica it resolved to, leaving the others stale. So a delete here goes to every
+//! address each configured host resolves to (resolved again on every call, so replicas that
+//! come and go are followed).
 //!
 //! One connection per server address (a client owns one connection), kept between calls and
 //! dropped after any error. A batch is written as `noreply` deletes followed by `version`,
@@ -80,7 +81,7 @@ impl Memcache {
     }
 
     /// Deletes `keys` on every server, all servers at once; a missing key is fine. Keys must
-    /// already be valid (see `keys::is_valid_mc_key`). Fails if any server did not confirm.
+    /// already be in stored form and valid (see `keys::batch_keys`). Fails if any server did not confirm.
     pub async fn delete_everywhere(&self, keys: &[String]) -> Result<usize, McError> {
         if keys.is_empty() {
             return Ok(0);
