@@ -9,7 +9,7 @@
 -- Returns per job: 1 written, 0 not ours (nothing written), or the errors of the commands
 -- that failed (a key of the wrong type), the rest of that job's commands written.
 -- Each command goes through pcall so one job's bad key fails that job's command only, never
--- the batch. Writes are what arq's finish_job / finish_failed_job write.
+-- the batch; the in-progress key is removed (or replaced) as the job's last write. Writes are what arq's finish_job / finish_failed_job write.
 local out = {}
 for i = 2, #ARGV, 8 do
   local id, token, kind, cron = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -19,9 +19,15 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local errs = {}
+    -- A wrong type is this job's problem: note it and write the rest. Anything else (OOM
+    -- under maxmemory, a replica) fails the whole call, to be retried: the token is removed
+    -- last, so a retry re-applies this job's writes and skips the jobs already finished.
     local function try(...)
       local r = redis.pcall(...)
-      if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
+      if type(r) == 'table' and r.err then
+        if string.sub(r.err, 1, 9) ~= 'WRONGTYPE' then error(r) end
+        errs[#errs + 1] = r.err
+      end
     end
     if kind == 'retry' then
       local incr = ARGV[i + 7]
