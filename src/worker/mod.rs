@@ -249,7 +249,9 @@ impl Worker {
                 _ = shutdown.cancelled() => {}
                 _ = identity.lost.cancelled() => {}
                 _ = tokio::time::sleep(delay) => {}
-                _ = poller.running.next_done(), if polled.wake_early => {
+                // In burst mode the queue empties when the last running job's finish is
+                // written: look again then, not a poll_delay later.
+                _ = poller.running.next_done(), if polled.wake_early || (s.burst && poller.running.len() > 0) => {
                     // Finishes land in batches: let the rest of the batch's jobs end so one
                     // claim fills many slots instead of one claim per freed slot.
                     tokio::task::yield_now().await;
