@@ -3,7 +3,7 @@
 
 use super::common::Common;
 use super::errors::{bad, ConfigError};
-use super::values::seconds;
+use super::values::{byte_size, name_without_spaces, seconds};
 use crate::protocol::cron::CronTz;
 use crate::worker::WorkerSettings;
 use clap::Args as ClapArgs;
@@ -53,8 +53,25 @@ pub struct WorkerFlags {
     pub job_completion_wait: f64,
     /// Seconds our in-progress keys live without a heartbeat (crash recovery time); 0 keeps
     /// arq's TTL (longest timeout + 10 s).
-    #[arg(long, env = "LYANNA_HEARTBEAT_TTL", default_value_t = 30.0)]
+    /// arq's TTL (longest timeout + 10 s). The default rides out a Sentinel failover
+    /// (down-after 30 s) without another worker re-running the jobs.
+    #[arg(long, env = "LYANNA_HEARTBEAT_TTL", default_value_t = 60.0)]
     pub heartbeat_ttl: f64,
+    /// This worker's name in logs and Redis (default: derived from the host or pod name).
+    #[arg(long, env = "LYANNA_WORKER_ID")]
+    pub worker_id: Option<String>,
+    /// Key of the health-check string (default arq's `{queue}:health-check`); `--check`
+    /// reads it too.
+    #[arg(long, env = "LYANNA_HEALTH_CHECK_KEY")]
+    pub health_check_key: Option<String>,
+    /// A job that raises Retry or is cancelled at shutdown fails instead of being retried
+    /// (arq's retry_jobs=False).
+    #[arg(long, env = "LYANNA_NO_RETRY_JOBS")]
+    pub no_retry_jobs: bool,
+    /// Hard cap of a job's decoded payload: bytes, or with a K, M or G suffix (binary:
+    /// 1K = 1024).
+    #[arg(long, env = "LYANNA_MAX_JOB_MEMORY", default_value = "256M")]
+    pub max_job_memory: String,
     /// Queued ids looked at per poll (default max(max_jobs * 5, 100)).
     #[arg(long, env = "LYANNA_QUEUE_READ_LIMIT")]
     pub queue_read_limit: Option<i64>,
@@ -156,7 +173,38 @@ impl WorkerFlags {
             )?,
             heartbeat_ttl: (!heartbeat.is_zero()).then_some(heartbeat),
             timezone: self.timezone()?,
+            worker_id: match &self.worker_id {
+                None => None,
+                Some(id) => Some(name_without_spaces(id, "--worker-id", "LYANNA_WORKER_ID")?),
+            },
+            health_check_key: self.explicit_health_check_key()?,
+            retry_jobs: !self.no_retry_jobs,
+            max_job_memory: byte_size(
+                &self.max_job_memory,
+                "--max-job-memory",
+                "LYANNA_MAX_JOB_MEMORY",
+            )?,
         })
+    }
+
+    fn explicit_health_check_key(&self) -> Result<Option<String>, ConfigError> {
+        match self.health_check_key.as_deref() {
+            None => Ok(None),
+            Some("") => Err(bad(
+                "--health-check-key",
+                "LYANNA_HEALTH_CHECK_KEY",
+                "must not be empty",
+            )),
+            Some(k) => Ok(Some(k.to_string())),
+        }
+    }
+
+    /// The key `--check` reads and the worker writes: `--health-check-key`, else arq's
+    /// `{queue}:health-check`.
+    pub fn health_check_key(&self, queue: &str) -> Result<String, ConfigError> {
+        Ok(self
+            .explicit_health_check_key()?
+            .unwrap_or_else(|| crate::protocol::keys::health(queue)))
     }
 
     fn timezone(&self) -> Result<CronTz, ConfigError> {
@@ -236,5 +284,68 @@ mod tests {
             cli.worker.settings(&cli.common).unwrap_err().flag,
             "--timezone"
         );
+    }
+
+    #[test]
+    fn new_worker_settings() {
+        let cli = parse(&["--settings", "Diagnostics"]);
+        let s = cli.worker.settings(&cli.common).unwrap();
+        assert_eq!(s.heartbeat_ttl, Some(Duration::from_secs(60)));
+        assert_eq!(s.worker_id, None);
+        assert_eq!(s.health_check_key, None);
+        assert_eq!(s.health_key(), "arq:queue:health-check");
+        assert!(s.retry_jobs);
+        assert_eq!(s.max_job_memory, 256 << 20);
+        let cli = parse(&[
+            "--worker-id",
+            "pod-a-7",
+            "--health-check-key",
+            "blog:hc",
+            "--no-retry-jobs",
+            "--max-job-memory",
+            "64M",
+            "--heartbeat-ttl",
+            "0",
+        ]);
+        let s = cli.worker.settings(&cli.common).unwrap();
+        assert_eq!(s.worker_id.as_deref(), Some("pod-a-7"));
+        assert_eq!(s.health_key(), "blog:hc");
+        assert_eq!(cli.worker.health_check_key("q").unwrap(), "blog:hc");
+        assert!(!s.retry_jobs);
+        assert_eq!(s.max_job_memory, 64 << 20);
+        assert_eq!(s.heartbeat_ttl, None);
+        assert_eq!(
+            parse(&[]).worker.health_check_key("q").unwrap(),
+            "q:health-check"
+        );
+    }
+
+    #[test]
+    fn bad_new_settings_name_flag_and_env() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["--worker-id", "a b"], "--worker-id", "LYANNA_WORKER_ID"),
+            (&["--worker-id="], "--worker-id", "LYANNA_WORKER_ID"),
+            (
+                &["--health-check-key="],
+                "--health-check-key",
+                "LYANNA_HEALTH_CHECK_KEY",
+            ),
+            (
+                &["--max-job-memory", "lots"],
+                "--max-job-memory",
+                "LYANNA_MAX_JOB_MEMORY",
+            ),
+            (
+                &["--max-job-memory", "0"],
+                "--max-job-memory",
+                "LYANNA_MAX_JOB_MEMORY",
+            ),
+        ];
+        for (args, flag, env) in cases {
+            let cli = parse(args);
+            let e = cli.worker.settings(&cli.common).unwrap_err();
+            assert_eq!(e.flag, *flag, "{args:?}");
+            assert!(e.to_string().contains(env), "{e}");
+        }
     }
 }
