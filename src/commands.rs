@@ -7,7 +7,6 @@ use crate::config::{Cli, Command, ConfigError, HttpAddr};
 use crate::conn::{Backoff, Redis};
 use crate::metrics::Metrics;
 use crate::protocol::job::JobResult;
-use crate::protocol::keys;
 use crate::worker::Worker;
 use lyanna_task_api::{Args, Value};
 use serde_json::json;
@@ -26,7 +25,10 @@ pub async fn run(
     let redis_settings = cli.common.redis()?;
     let codec = cli.common.codec()?;
     match cli.command {
-        None if cli.worker.check => Ok(check(&redis_settings, &cli.common.queue).await),
+        None if cli.worker.check => {
+            let key = cli.worker.health_check_key(&cli.common.queue)?;
+            Ok(check(&redis_settings, &key).await)
+        }
         None => {
             let settings = cli.worker.settings(&cli.common)?;
             let http = cli.worker.http_addr()?;
@@ -162,12 +164,13 @@ async fn wait_for_redis(
     }
 }
 
-/// arq's `--check`: 0 when the queue's health key exists, 1 otherwise.
-async fn check(settings: &crate::conn::RedisSettings, queue: &str) -> anyhow::Result<Exit> {
+/// arq's `--check`: 0 when the health key (`{queue}:health-check` or `--health-check-key`)
+/// exists, 1 otherwise.
+async fn check(settings: &crate::conn::RedisSettings, health_key: &str) -> anyhow::Result<Exit> {
     let redis = Redis::connect(settings).await?;
     let mut conn = redis.conn().await?;
     let value: Option<String> = redis::cmd("GET")
-        .arg(keys::health(queue))
+        .arg(health_key)
         .query_async(&mut conn)
         .await?;
     Ok(match value {

@@ -16,7 +16,8 @@
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.
 //! - [`config`]: CLI flags and environment -> validated worker and Redis settings (exit 64 on
-//!   a bad value, naming the flag and its variable).
+//!   a bad value, naming the flag and its variable); a file per concern (`cli`, `common`,
+//!   `redis`, `worker`, `errors`, `values`).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
 //! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
