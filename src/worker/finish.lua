@@ -11,6 +11,7 @@
 -- Each command goes through pcall so one job's bad key fails that job's command only, never
 -- the batch; the in-progress key is removed (or replaced) as the job's last write. Writes are what arq's finish_job / finish_failed_job write.
 local out = {}
+local finished = {}
 for i = 2, #ARGV, 8 do
   local id, token, kind, cron = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local ip = 'arq:in-progress:' .. id
@@ -41,16 +42,19 @@ for i = 2, #ARGV, 8 do
       end
       try('ZREM', KEYS[2], id)
       try('ZREM', KEYS[1], id)
-      try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id)
     end
+    local gone = kind ~= 'retry'
     if cron == '1' and kind ~= 'failed' then
+      if gone then try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id) end
       -- Kept so no worker runs this tick again (arq's keep_cronjob_progress); no longer our
       -- token, so a replay of this finish finds nothing of ours.
       try('SET', ip, 'cron-done', 'PX', ARGV[1])
+    elseif gone then
+      try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id, ip)
     else
       try('DEL', ip)
     end
-    redis.pcall('SREM', KEYS[3], id)
+    finished[#finished + 1] = id
     if #errs == 0 then
       out[#out + 1] = 1
     else
@@ -58,4 +62,5 @@ for i = 2, #ARGV, 8 do
     end
   end
 end
+if #finished > 0 then redis.pcall('SREM', KEYS[3], unpack(finished)) end
 return out
