@@ -5,7 +5,7 @@
 use clap::Parser;
 use lyanna_worker::commands;
 use lyanna_worker::config::{Cli, EXIT_USAGE};
-use lyanna_worker::conn::{redact, RedactingStderr};
+use lyanna_worker::conn::{mask_urls_in, redact, RedactingStderr};
 use tokio_util::sync::CancellationToken;
 
 fn init_logging(json: bool, secrets: Vec<String>) {
@@ -47,9 +47,14 @@ async fn signals(token: CancellationToken) {
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap echoes what it could not place, which may be a URL with its password.
+            eprint!("{}", mask_urls_in(&e.render().to_string()));
+            std::process::exit(EXIT_USAGE);
+        }
         Err(e) => {
             let _ = e.print();
-            std::process::exit(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            std::process::exit(0);
         }
     };
     let json = match cli.common.json_logs() {

@@ -418,6 +418,20 @@ fn bad_configuration_and_wrong_passwords() {
         assert_eq!(code, Some(64), "{out}");
         assert_clean("bad REDIS_URL", &out, secrets);
     }
+    // A URL where clap expects something else: clap's own message masks it.
+    for args in [
+        vec!["redis://:PwBadJ-110@h"],
+        vec!["queue", "extra", ":PwBadK-111@h"],
+        vec!["--redis-ulr", "redis://u:PwBadL-112@h"],
+    ] {
+        let (code, out) = run_to_end(&args, &[]);
+        assert_eq!(code, Some(64), "{args:?}: {out}");
+        assert_clean(
+            "clap error",
+            &out,
+            &["PwBadJ-110", "PwBadK-111", "PwBadL-112"],
+        );
+    }
     // Another flag is bad while passwords are set: still none printed.
     let (code, out) = run_to_end(
         &[

@@ -304,7 +304,14 @@ mod tests {
         assert_eq!(s.health_check_key, None);
         assert_eq!(s.health_key(), "arq:queue:health-check");
         assert!(s.retry_jobs);
-        assert_eq!(s.max_job_memory, 256 << 20);
+        assert_eq!(
+            s.max_job_memory,
+            crate::worker::settings::DEFAULT_MAX_JOB_MEMORY
+        );
+        assert_eq!(
+            cli.worker.ready_timeout().unwrap(),
+            crate::conn::DEFAULT_READY_TIMEOUT
+        );
         let cli = parse(&[
             "--worker-id",
             "pod-a-7",

@@ -40,7 +40,7 @@ pub use settings::{
     DEFAULT_SENTINEL_PORT,
 };
 pub use tls::read_ca_file;
-pub use url::{check_url_shape, mask_url, scrub, secrets_of, UNSHOWN_URL};
+pub use url::{check_url_shape, mask_url, mask_urls_in, scrub, secrets_of, UNSHOWN_URL};
 
 use discovery::{Attempt, Live, Locator};
 use node::NodeSpec;

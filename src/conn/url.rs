@@ -189,6 +189,34 @@ pub fn secrets_of(url: &str) -> Vec<String> {
     out
 }
 
+/// `text` (a message we did not format, e.g. clap's for a mistyped command line) with every
+/// word that looks like a connection string masked: words holding `://` by [`mask_url`],
+/// other words holding `@` (a malformed URL) by `***`. Words split at whitespace and quotes.
+pub fn mask_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.contains("://") {
+            out.push_str(&mask_url(word));
+        } else if word.contains('@') {
+            out.push_str("***");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() || matches!(c, '\'' | '"' | '`') {
+            flush(&mut word, &mut out);
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// `text` with every credential of `url` replaced by `***`.
 pub fn scrub(text: &str, url: &str) -> String {
     secrets_of(url).iter().fold(text.to_string(), |t, secret| {
@@ -251,6 +279,19 @@ mod tests {
         );
         assert_eq!(scrub("at :S3/cretPW@h", "redis://:S3/cretPW@h"), "at ***@h");
         assert_eq!(scrub("x :PW@h", ":PW@h"), "x ***");
+    }
+
+    #[test]
+    fn masks_urls_inside_other_messages() {
+        assert_eq!(
+            mask_urls_in("error: unrecognized subcommand 'redis://:PW@h:1/0'\n"),
+            "error: unrecognized subcommand 'redis://:***@h:1/0'\n"
+        );
+        assert_eq!(
+            mask_urls_in("bad ':PW@h' and redis:/:PW@h"),
+            "bad '***' and ***"
+        );
+        assert_eq!(mask_urls_in("plain text"), "plain text");
     }
 
     #[test]
