@@ -92,6 +92,23 @@ impl std::fmt::Debug for Common {
 }
 
 impl Common {
+    /// Every credential these flags carry, as written (the URL's userinfo, password and secret
+    /// query values, `--redis-password`, `--sentinel-password`), so the log writer can scrub
+    /// any that a library prints despite the masking.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = crate::conn::secrets_of(&self.redis_url);
+        for s in [&self.redis_password, &self.sentinel_password]
+            .into_iter()
+            .flatten()
+        {
+            out.push(s.expose().to_string());
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.dedup();
+        out
+    }
+
     pub fn codec(&self) -> Result<Codec, ConfigError> {
         self.codec
             .parse()

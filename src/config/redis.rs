@@ -17,30 +17,25 @@ impl Common {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<RedisSettings, ConfigError> {
         let url = &self.redis_url;
-        if !(url.starts_with("redis://")
-            || url.starts_with("rediss://")
-            || url.starts_with("unix://"))
-        {
-            return Err(bad(
-                "--redis-url",
-                "REDIS_URL",
-                format!(
-                    "{} is not a redis://, rediss:// or unix:// URL",
-                    crate::conn::mask_url(url)
-                ),
-            ));
-        }
+        // Never echo a URL that does not parse: it may be a password in the wrong place.
+        crate::conn::check_url_shape(url).map_err(|e| bad("--redis-url", "REDIS_URL", e))?;
         redis::Client::open(url.as_str()).map_err(|e| {
             bad(
                 "--redis-url",
                 "REDIS_URL",
-                format!("{}: {e}", crate::conn::mask_url(url)),
+                format!(
+                    "{}: {}",
+                    crate::conn::mask_url(url),
+                    crate::conn::scrub(&e.to_string(), url)
+                ),
             )
         })?;
         let mut settings = RedisSettings::from_url(url.clone());
         settings.password = self.redis_password.clone();
         settings.sentinels = self.sentinels(&env)?;
-        if !settings.sentinels.is_empty() && url.starts_with("unix://") {
+        if !settings.sentinels.is_empty()
+            && (url.starts_with("unix://") || url.starts_with("redis+unix://"))
+        {
             return Err(bad(
                 "--redis-url",
                 "REDIS_URL",
@@ -255,6 +250,22 @@ mod tests {
             let e = parse(args).common.redis_with_env(no_env).unwrap_err();
             assert_eq!(e.flag, *flag, "{args:?}");
             assert!(e.to_string().contains(env), "{e}");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_not_echoed() {
+        for url in [
+            "redis:/:PWa1@h",
+            ":PWa1@h",
+            "redis://:S3/cretPWa1@h",
+            "redis://h:PWa1/0",
+            "http://:PWa1@h",
+        ] {
+            let cli = parse(&["--redis-url", url]);
+            let e = cli.common.redis_with_env(no_env).unwrap_err().to_string();
+            assert!(e.contains("--redis-url") && e.contains("REDIS_URL"), "{e}");
+            assert!(!e.contains("PWa1") && !e.contains("cret"), "{url}: {e}");
         }
     }
 }

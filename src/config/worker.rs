@@ -75,10 +75,13 @@ pub struct WorkerFlags {
     /// Queued ids looked at per poll (default max(max_jobs * 5, 100)).
     #[arg(long, env = "LYANNA_QUEUE_READ_LIMIT")]
     pub queue_read_limit: Option<i64>,
-    /// Time zone for cron schedules (IANA name); default ARQ_TIMEZONE, TIMEZONE, else the
-    /// system's current offset (as Python arq).
+    /// Time zone for cron schedules (IANA name or +HH:MM), arq's `timezone` setting; default
+    /// the system's offset at start (as Python arq; ARQ_TIMEZONE and TIMEZONE do not apply).
     #[arg(long, env = "LYANNA_TIMEZONE")]
     pub timezone: Option<String>,
+    /// Seconds a readiness PING may take before /readyz turns 503 (Redis gone silent).
+    #[arg(long, env = "LYANNA_READY_TIMEOUT", default_value_t = 1.5)]
+    pub ready_timeout: f64,
     /// Admin HTTP address for /livez, /readyz, /metrics; "off" disables it.
     #[arg(long, env = "LYANNA_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: String,
@@ -172,7 +175,7 @@ impl WorkerFlags {
                 true,
             )?,
             heartbeat_ttl: (!heartbeat.is_zero()).then_some(heartbeat),
-            timezone: self.timezone()?,
+            timezone: self.cron_timezone(crate::protocol::now_ms())?,
             worker_id: match &self.worker_id {
                 None => None,
                 Some(id) => Some(name_without_spaces(id, "--worker-id", "LYANNA_WORKER_ID")?),
@@ -207,27 +210,33 @@ impl WorkerFlags {
             .unwrap_or_else(|| crate::protocol::keys::health(queue)))
     }
 
-    fn timezone(&self) -> Result<CronTz, ConfigError> {
-        let named = self
-            .timezone
-            .clone()
-            .map(|v| (v, "--timezone", "LYANNA_TIMEZONE"))
-            .or_else(|| {
-                std::env::var("ARQ_TIMEZONE")
-                    .ok()
-                    .map(|v| (v, "ARQ_TIMEZONE", "ARQ_TIMEZONE"))
-            })
-            .or_else(|| {
-                std::env::var("TIMEZONE")
-                    .ok()
-                    .map(|v| (v, "TIMEZONE", "TIMEZONE"))
-            })
-            .filter(|(v, _, _)| !v.is_empty());
-        match named {
-            None => Ok(CronTz::local_fixed()),
-            Some((name, flag, env)) => CronTz::parse(&name)
-                .ok_or_else(|| bad(flag, env, format!("{name:?} is not a known IANA time zone"))),
+    /// The zone cron schedules are computed in, as arq 0.28 chooses it: the worker's
+    /// `timezone` setting (here `--timezone`), else the system's local offset at start
+    /// (`datetime.now().astimezone().tzinfo`: `TZ`, else /etc/localtime; a fixed offset, so
+    /// it does not follow a later DST change). arq's `ARQ_TIMEZONE` / `TIMEZONE` variables
+    /// only change how `ms_to_datetime` shows times (and only with pytz installed), never
+    /// cron: they are ignored here too. `start_ms`: when the worker starts.
+    pub fn cron_timezone(&self, start_ms: i64) -> Result<CronTz, ConfigError> {
+        match self.timezone.as_deref() {
+            None | Some("") => Ok(CronTz::local_fixed_at(start_ms)),
+            Some(name) => CronTz::parse(name).ok_or_else(|| {
+                bad(
+                    "--timezone",
+                    "LYANNA_TIMEZONE",
+                    format!("{name:?} is not a known IANA time zone or a +HH:MM offset"),
+                )
+            }),
         }
+    }
+
+    /// How long a readiness PING may take (`--ready-timeout`).
+    pub fn ready_timeout(&self) -> Result<Duration, ConfigError> {
+        seconds(
+            self.ready_timeout,
+            "--ready-timeout",
+            "LYANNA_READY_TIMEOUT",
+            false,
+        )
     }
 
     pub fn http_addr(&self) -> Result<HttpAddr, ConfigError> {
@@ -295,7 +304,14 @@ mod tests {
         assert_eq!(s.health_check_key, None);
         assert_eq!(s.health_key(), "arq:queue:health-check");
         assert!(s.retry_jobs);
-        assert_eq!(s.max_job_memory, 256 << 20);
+        assert_eq!(
+            s.max_job_memory,
+            crate::worker::settings::DEFAULT_MAX_JOB_MEMORY
+        );
+        assert_eq!(
+            cli.worker.ready_timeout().unwrap(),
+            crate::conn::DEFAULT_READY_TIMEOUT
+        );
         let cli = parse(&[
             "--worker-id",
             "pod-a-7",
@@ -324,6 +340,11 @@ mod tests {
     fn bad_new_settings_name_flag_and_env() {
         let cases: &[(&[&str], &str, &str)] = &[
             (&["--worker-id", "a b"], "--worker-id", "LYANNA_WORKER_ID"),
+            (
+                &["--ready-timeout", "0"],
+                "--ready-timeout",
+                "LYANNA_READY_TIMEOUT",
+            ),
             (&["--worker-id="], "--worker-id", "LYANNA_WORKER_ID"),
             (
                 &["--health-check-key="],
@@ -343,7 +364,11 @@ mod tests {
         ];
         for (args, flag, env) in cases {
             let cli = parse(args);
-            let e = cli.worker.settings(&cli.common).unwrap_err();
+            let e = cli
+                .worker
+                .settings(&cli.common)
+                .and(cli.worker.ready_timeout().map(drop))
+                .unwrap_err();
             assert_eq!(e.flag, *flag, "{args:?}");
             assert!(e.to_string().contains(env), "{e}");
         }
