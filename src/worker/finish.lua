@@ -9,7 +9,8 @@
 -- Returns per job: 1 written, 0 not ours (nothing written), or the errors of the commands
 -- that failed (a key of the wrong type), the rest of that job's commands written.
 -- Each command goes through pcall so one job's bad key fails that job's command only, never
--- the batch. Writes are what arq's finish_job / finish_failed_job write.
+-- the batch; an OOM refusal fails the whole batch, before anything is written.
+-- Writes are what arq's finish_job / finish_failed_job write.
 local out = {}
 for i = 2, #ARGV, 8 do
   local id, token, kind, cron = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -21,7 +22,13 @@ for i = 2, #ARGV, 8 do
     local errs = {}
     local function try(...)
       local r = redis.pcall(...)
-      if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
+      if type(r) == 'table' and r.err then
+        -- Out of memory (noeviction): Redis refuses only a script's first write, so nothing
+        -- of this batch is written yet. Fail the whole batch (the finisher retries it) rather
+        -- than go on to delete the job without its result.
+        if string.sub(r.err, 1, 3) == 'OOM' then error(r) end
+        errs[#errs + 1] = r.err
+      end
     end
     if kind == 'retry' then
       local incr = ARGV[i + 7]
