@@ -455,3 +455,72 @@ async fn sigterm_while_blackholed_exits_in_bounded_time() {
     assert!(took < Duration::from_secs(14), "exit took {took:?}");
     proxy.restore();
 }
+
+/// The proxy itself: each mode does what the tests above rely on, seen from a raw client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_modes_do_what_they_say() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let proxy = TcpProxy::start(shared_redis_port()).await;
+    let connect = || tokio::net::TcpStream::connect(("127.0.0.1", proxy.port));
+    let read = |mut s: tokio::net::TcpStream, wait: Duration| async move {
+        let mut buf = [0u8; 64];
+        let r = tokio::time::timeout(wait, s.read(&mut buf)).await;
+        (r.map(|r| r.map(|n| buf[..n].to_vec())), s)
+    };
+    // pass
+    let mut s = connect().await.unwrap();
+    s.write_all(b"PING\r\n").await.unwrap();
+    let (r, s) = read(s, Duration::from_secs(2)).await;
+    assert_eq!(r.unwrap().unwrap(), b"+PONG\r\n");
+    // blackhole: nothing comes back; restore: the held command is answered.
+    proxy.blackhole();
+    let mut s = s;
+    s.write_all(b"PING\r\n").await.unwrap();
+    let (r, mut s) = read(s, Duration::from_millis(700)).await;
+    assert!(r.is_err(), "a reply came through the hole: {r:?}");
+    proxy.restore();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("held command answered after restore")
+        .unwrap();
+    assert_eq!(&buf[..n], b"+PONG\r\n");
+    // drop the reply: the command runs, the client's connection closes without its reply.
+    let key = format!("test:lf-proxy:{}", &common::uid()[..12]);
+    proxy.drop_reply_on(b"lf-proxy");
+    s.write_all(format!("SET {key} 1 EX 60\r\n").as_bytes())
+        .await
+        .unwrap();
+    let (r, _) = read(s, Duration::from_secs(2)).await;
+    assert_eq!(r.unwrap().map_err(|_| ()), Ok(vec![]), "reply not dropped");
+    assert_eq!(proxy.dropped_replies(), 1);
+    let mut admin = redis_conn(&redis_url()).await;
+    let v: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(v.as_deref(), Some("1"), "the command did not run");
+    // cut: open connections close, new ones are closed at once.
+    let mut s = connect().await.unwrap();
+    s.write_all(b"PING\r\n").await.unwrap();
+    let (r, s) = read(s, Duration::from_secs(2)).await;
+    assert_eq!(r.unwrap().unwrap(), b"+PONG\r\n");
+    proxy.cut();
+    let (r, _) = read(s, Duration::from_secs(2)).await;
+    assert!(
+        matches!(r, Ok(Ok(ref b)) if b.is_empty()) || matches!(r, Ok(Err(_))),
+        "{r:?}"
+    );
+    let s = connect().await.unwrap();
+    let (r, _) = read(s, Duration::from_secs(2)).await;
+    assert!(
+        matches!(r, Ok(Ok(ref b)) if b.is_empty()) || matches!(r, Ok(Err(_))),
+        "{r:?}"
+    );
+    proxy.restore();
+    let mut s = connect().await.unwrap();
+    s.write_all(b"PING\r\n").await.unwrap();
+    let (r, _) = read(s, Duration::from_secs(2)).await;
+    assert_eq!(r.unwrap().unwrap(), b"+PONG\r\n");
+}
