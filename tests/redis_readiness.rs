@@ -6,7 +6,7 @@
 mod common;
 mod ops_support;
 
-use common::proxy::BlackholeProxy;
+use common::proxy::TcpProxy as BlackholeProxy;
 use common::{free_port, unique_queue, WorkerProcess};
 use ops_support::{poll_until, status, PortRedis};
 use std::time::{Duration, Instant};

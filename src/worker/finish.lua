@@ -9,7 +9,9 @@
 -- Returns per job: 1 written, 0 not ours (nothing written), or the errors of the commands
 -- that failed (a key of the wrong type), the rest of that job's commands written.
 -- Each command goes through pcall so one job's bad key fails that job's command only, never
--- the batch; the in-progress key is removed (or replaced) as the job's last write. Writes are what arq's finish_job / finish_failed_job write.
+-- the batch; the in-progress key is removed (or replaced) as the job's last write, and an
+-- error other than a wrong type (OOM under noeviction, a replica) fails the whole call so it is
+-- retried. Writes are what arq's finish_job / finish_failed_job write.
 local out = {}
 local finished = {}
 for i = 2, #ARGV, 8 do

@@ -50,8 +50,12 @@ use tracing::{info, warn};
 /// After the drain (job_completion_wait), how long the worker still tries to write the
 /// finishes, hooks and health key before it exits anyway: whatever is not written by then is
 /// run again elsewhere once its lease lapses. Kubernetes' grace period must cover
-/// job_completion_wait plus this.
+/// job_completion_wait plus this plus a few seconds (the poll grace, the health key and the
+/// identity's release: about 10 s in all when Redis is silent).
 pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long a poll in flight when shutdown begins may still run.
+const POLL_GRACE: Duration = Duration::from_secs(1);
 
 /// A worker for one queue and task set.
 pub struct Worker {
@@ -207,7 +211,16 @@ impl Worker {
                 break;
             }
             poller.running.reap();
-            let polled = poller.poll(&shutdown).await;
+            // A poll stuck on a silent Redis (each command waits out its timeout) must not
+            // hold the shutdown back; one that is merely in flight gets a moment to end, so
+            // jobs it has claimed are started (or handed back) rather than left to lapse.
+            let polled = tokio::select! {
+                p = poller.poll(&shutdown) => p,
+                _ = async {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(POLL_GRACE).await;
+                } => break,
+            };
             if polled.done {
                 break;
             }
@@ -244,12 +257,22 @@ impl Worker {
                 Ok(Ok(())) => {}
             }
         }
-        let _ = tokio::time::timeout_at(deadline, poller.health.delete(&poller.shared)).await;
+        // Finishes already given up on (Redis took none of them in the flush deadline): the
+        // health key gets a second, not another whole deadline, and the writer is not awaited.
+        let gave_up = give_up.is_cancelled();
+        let redis_deadline = if gave_up {
+            deadline.min(Instant::now() + Duration::from_secs(1))
+        } else {
+            deadline
+        };
+        let _ = tokio::time::timeout_at(redis_deadline, poller.health.delete(&poller.shared)).await;
         // Dropping the last Finisher lets the writer end once it has written what is queued.
         drop(poller);
-        if tokio::time::timeout_at(deadline, finisher_task)
-            .await
-            .is_err()
+        // After giving up the writer may still wait out a command timeout: not for us.
+        if gave_up
+            || tokio::time::timeout_at(deadline, finisher_task)
+                .await
+                .is_err()
         {
             give_up.cancel();
         }

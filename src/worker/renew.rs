@@ -2,9 +2,9 @@
 //! identity, in one round trip every TTL/3, on a connection of its own, so no other work (a
 //! failing claim, a slow cron enqueue, a big payload on the shared connection) can hold a
 //! renewal back. Each round records, per lease, until when it is confirmed; a lease Redis no
-//! longer holds for us is lost at once. A round that fails or takes longer than TTL/3 just
-//! leaves the leases as confirmed before: they lapse (and their jobs are fenced) once that
-//! time has passed.
+//! longer holds for us is lost at once. A round that fails or takes longer than TTL/3
+//! leaves the leases as confirmed before and is retried within a second: they lapse (and
+//! their jobs are fenced) only once Redis has not answered until that time.
 
 use super::identity::Identity;
 use super::lease::{mono_ms, Leases};
@@ -32,6 +32,11 @@ impl Renewer {
         (self.ttl / 3).max(Duration::from_millis(50))
     }
 
+    /// After a failed round: soon, but not in a tight loop against a dead server.
+    pub fn retry_delay(&self) -> Duration {
+        self.interval().min(Duration::from_secs(1))
+    }
+
     /// Runs until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
         let mut conn: Option<MultiplexedConnection> = None;
@@ -42,20 +47,32 @@ impl Renewer {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match tokio::time::timeout(self.interval(), self.round(&mut conn)).await {
-                Ok(Ok(())) => {}
+            let round = tokio::select! {
+                // A round waiting on a silent Redis must not hold the shutdown back.
+                _ = stop.cancelled() => return,
+                r = tokio::time::timeout(self.interval(), self.round(&mut conn)) => r,
+            };
+            let ok = match round {
+                Ok(Ok(())) => true,
                 Ok(Err(e)) => {
                     self.redis.report(&e);
-                    conn = None;
-                    warn!(error = %e, leases = self.leases.len(), "renewing leases failed; retrying next round");
+                    warn!(error = %e, leases = self.leases.len(), "renewing leases failed; retrying");
+                    false
                 }
                 Err(_) => {
-                    conn = None;
                     warn!(
                         leases = self.leases.len(),
-                        "renewing leases timed out; retrying next round"
+                        "renewing leases timed out; retrying"
                     );
+                    false
                 }
+            };
+            if !ok {
+                conn = None;
+                // Not a whole interval: Redis may be back in a moment, and the leases lapse
+                // at most TTL - margin after the last confirmed round (a 40 s outage under a
+                // 60 s lease must be renewed as soon as Redis answers, not 20 s later).
+                tick.reset_after(self.retry_delay());
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Test harness shared by the integration tests: the shared Redis with a unique queue per
 //! test, worker processes started from the built binary (stopped on drop), private
-//! `redis-server` processes on free ports, and the Python arq venv.
+//! `redis-server` processes on free ports, the Python arq venv, and (`proxy`) a loopback TCP
+//! proxy that cuts, blackholes or drops replies on cue.
 #![allow(dead_code)]
 
 pub mod proxy;
