@@ -8,6 +8,7 @@ EXPECT_JSON: {"completed": {fn: n}, "failed": {fn: n}, "retried": {fn: n}, "dura
 Prints one line per check and "monitoring: N passed, N failed"; exits 1 on a failure.
 """
 import json
+import re
 import sys
 import time
 import urllib.parse
@@ -80,6 +81,13 @@ def main(argv):
     expect(f"sum(lyanna_worker_jobs_in_progress{{{job}}})", 0)
     cron = scalar(f'sum(lyanna_worker_cron_enqueued_total{{{job}, name="{exp["cron"]}"}})')
     report(cron is not None and cron >= 1, f'cron_enqueued_total{{name="{exp["cron"]}"}} = {cron}')
+
+    # Every lyanna_worker_* name the rules and the dashboard use is one the worker exports
+    # (a misspelt name would evaluate to nothing, silently).
+    with urllib.request.urlopen(f"{PROM}/api/v1/label/__name__/values", timeout=10) as r:
+        exported = set(json.load(r)["data"])
+    used = set(re.findall(r"lyanna_worker_\w+", json.dumps(rules) + json.dumps(dashboard)))
+    report(used <= exported, f"metric names used by rules and dashboard, all exported: {sorted(used - exported) or 'yes'}")
 
     # The alert rules, as Prometheus itself loaded them: all there, all evaluating without error.
     with urllib.request.urlopen(f"{PROM}/api/v1/rules?type=alert", timeout=10) as r:
