@@ -2,14 +2,15 @@
 # Two stages: a Rust toolchain stage that compiles the dependencies in their own cached layer
 # (rebuilt only when a Cargo.toml or Cargo.lock changes), then the sources; and a distroless
 # runtime stage holding only the binary (glibc, CA certificates, no shell, non-root).
-# No Docker engine runs on the project's machines: CI (scripts/check-deploy) lints this file and
-# replays the build stage without Docker (scripts/dockerfile-build-stage: the same context,
-# COPYs and RUN commands, so the same `cargo build --release --locked`).
-# Keep the build stage's RUN commands relative to WORKDIR, so that replay can run them.
-
+# Without a Docker engine: scripts/image builds this same file with buildah (CI does), passing
+# local stand-ins for the two base images where no registry can be reached.
+# The base images are build arguments only so that scripts/image can pass those stand-ins; the
+# defaults are the images this file is meant for.
 ARG RUST_VERSION=1.95
+ARG BUILD_IMAGE=rust:${RUST_VERSION}-slim-bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
-FROM rust:${RUST_VERSION}-slim-bookworm AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 
 # 1. Dependencies: the workspace's manifests (every member's Cargo.toml), the bench sources
@@ -35,7 +36,7 @@ RUN touch src/main.rs src/lib.rs task-api/src/lib.rs tasks/src/lib.rs \
     && target/release/lyanna-worker --version
 
 # Runtime: distroless cc (glibc of the same Debian release as the build stage).
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /src/target/release/lyanna-worker /usr/local/bin/lyanna-worker
 # 65532:65532, "nonroot" in distroless; the DaemonSet also sets runAsNonRoot.
 USER 65532:65532
