@@ -19,9 +19,10 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local errs = {}
+    -- An error names the command's (first) key: a stray key of the wrong type is found by it.
     local function try(...)
       local r = redis.pcall(...)
-      if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
+      if type(r) == 'table' and r.err then errs[#errs + 1] = select(2, ...) .. ': ' .. r.err end
     end
     if kind == 'retry' then
       local incr = ARGV[i + 7]

@@ -313,7 +313,7 @@ impl Poller {
             .unwrap_or(false);
         if self.shared.settings.allow_abort_jobs {
             let r = self.abort_step(&mut conn).await;
-            self.note("reading aborts", r, &mut polled.failed);
+            self.note("reading aborts (arq:abort)", r, &mut polled.failed);
         }
         let r = self
             .health
