@@ -9,7 +9,8 @@
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched) ->
 //!   [`worker::execute`] (checks, timeout, outcome) -> [`worker::finish`] (batched MULTI,
 //!   retried until written); beside them [`worker::abort`], [`worker::cron`],
-//!   [`worker::health`], [`worker::wakeup`] (keyspace notifications) and the in-progress
+//!   [`worker::health`], `worker::stuck` (jobs behind a stray in-progress key),
+//!   [`worker::wakeup`] (keyspace notifications) and the in-progress
 //!   heartbeat (`worker/running.rs`).
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.

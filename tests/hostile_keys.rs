@@ -103,7 +103,7 @@ fn string_arq_abort_does_not_wedge_the_worker() {
 /// `arq:job:{id}` hashes fail their job with a result naming the key (and the stray key is
 /// removed); a list at `arq:result:{id}` is replaced by the result; an `arq:in-progress:{id}`
 /// hash (somebody "holds" the job, for arq too) keeps that job from being claimed, by us as
-/// by arq (not reported yet: telling it from a live holder costs a command per skipped id). Every good job finishes once and SIGTERM stops the worker promptly.
+/// by arq, and is reported as not a lease. Every good job finishes once and SIGTERM stops the worker promptly.
 #[test]
 fn wrong_type_job_keys_fail_only_their_job() {
     let q = unique_queue("wrong-type");
@@ -154,7 +154,7 @@ fn wrong_type_job_keys_fail_only_their_job() {
         Duration::from_secs(5),
     ));
     assert!(r[0].success, "{:?}", r[0]);
-    // The in-progress hash: never claimed, still queued.
+    // The in-progress hash: never claimed, still queued, reported (below).
     let score: Option<f64> = rt.block_on(cmd(
         &mut conn,
         &[b"ZSCORE", q.as_bytes(), in_progress.as_bytes()],
@@ -164,7 +164,7 @@ fn wrong_type_job_keys_fail_only_their_job() {
     assert_eq!(count_lines(&log, &format!("→ {in_progress}:")), 0, "{log}");
     let wrong = count_lines(&log, "holds the wrong type");
     println!("log lines reporting a wrong-type key: {wrong}");
-    for id in [retry, job] {
+    for id in [retry, job, in_progress] {
         let n = count_lines_with(&log, &[id.as_str(), "wrong type"]);
         assert!(n >= 1, "{id} was not reported:\n{log}");
     }

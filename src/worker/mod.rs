@@ -3,7 +3,7 @@
 //! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
 //! ([`execute`] strings the middle three together, [`running`] holds the running jobs, each
 //! fenced by its [`lease`]); beside them [`renew`], [`identity`], [`abort`], [`cron`],
-//! [`health`] and [`wakeup`]. What they share is in [`shared`], below all of them.
+//! [`health`], `stuck` and [`wakeup`]. What they share is in [`shared`], below all of them.
 
 pub mod abort;
 pub mod admission;
@@ -21,6 +21,7 @@ pub mod renew;
 mod running;
 pub mod settings;
 pub mod shared;
+mod stuck;
 pub mod wakeup;
 
 pub use identity::IdentityError;
@@ -77,6 +78,7 @@ struct Poller {
     burst_started: u64,
     seen_connections: u64,
     last_abort_clean: Option<Instant>,
+    stuck: stuck::StuckCheck,
 }
 
 /// What one poll found.
@@ -216,6 +218,7 @@ impl Worker {
             burst_started: 0,
             seen_connections: 0,
             last_abort_clean: None,
+            stuck: stuck::StuckCheck::default(),
             shared,
         };
         let wake = Arc::new(Notify::new());
@@ -315,6 +318,11 @@ impl Poller {
             let r = self.abort_step(&mut conn).await;
             self.note("reading aborts (arq:abort)", r, &mut polled.failed);
         }
+        let r = self
+            .stuck
+            .maybe_check(&mut conn, &self.shared.settings.queue_name, now_ms())
+            .await;
+        self.note("checking for stuck jobs", r, &mut polled.failed);
         let r = self
             .health
             .maybe_write(&mut conn, &self.shared, self.running.len())
