@@ -7,7 +7,6 @@ use crate::config::{Cli, Command, ConfigError, HttpAddr};
 use crate::conn::{Backoff, Redis};
 use crate::metrics::Metrics;
 use crate::protocol::job::JobResult;
-use crate::protocol::keys;
 use crate::worker::Worker;
 use lyanna_task_api::{Args, Value};
 use serde_json::json;
@@ -26,10 +25,14 @@ pub async fn run(
     let redis_settings = cli.common.redis()?;
     let codec = cli.common.codec()?;
     match cli.command {
-        None if cli.worker.check => Ok(check(&redis_settings, &cli.common.queue).await),
+        None if cli.worker.check => {
+            let key = cli.worker.health_check_key(&cli.common.queue)?;
+            Ok(check(&redis_settings, &key).await)
+        }
         None => {
             let settings = cli.worker.settings(&cli.common)?;
             let http = cli.worker.http_addr()?;
+            let ready_timeout = cli.worker.ready_timeout()?;
             let name = cli.worker.settings.clone().ok_or(ConfigError {
                 flag: "--settings",
                 env: "LYANNA_SETTINGS",
@@ -43,7 +46,11 @@ pub async fn run(
                 env: "LYANNA_SETTINGS",
                 problem,
             })?;
-            Ok(run_worker(settings, tasks, redis_settings, http, shutdown).await)
+            let admin = AdminSettings {
+                http,
+                ready_timeout,
+            };
+            Ok(run_worker(settings, tasks, redis_settings, admin, shutdown).await)
         }
         Some(cmd) => {
             let redis = Redis::new(&redis_settings).map_err(|e| ConfigError {
@@ -57,11 +64,17 @@ pub async fn run(
     }
 }
 
+/// Where the admin server listens and how long its readiness PING may take.
+struct AdminSettings {
+    http: HttpAddr,
+    ready_timeout: Duration,
+}
+
 async fn run_worker(
     settings: crate::worker::WorkerSettings,
     tasks: lyanna_task_api::TaskSet,
     redis_settings: crate::conn::RedisSettings,
-    http: HttpAddr,
+    admin: AdminSettings,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Exit> {
     let metrics = Arc::new(Metrics::new());
@@ -69,7 +82,7 @@ async fn run_worker(
     // The admin server comes up before Redis so probes answer (not ready) during start-up.
     let redis = Redis::new(&redis_settings)?;
     let admin_stop = CancellationToken::new();
-    if let HttpAddr::At(addr) = http {
+    if let HttpAddr::At(addr) = admin.http {
         admin::serve(
             addr,
             probe.clone(),
@@ -86,6 +99,11 @@ async fn run_worker(
             check,
             admin_stop.clone(),
         ));
+    }
+    {
+        let redis = redis.clone();
+        let stop = admin_stop.clone();
+        tokio::spawn(async move { redis.watch_readiness(admin.ready_timeout, stop).await });
     }
     let stop_probe = probe.clone();
     let watch = shutdown.clone();
@@ -135,7 +153,13 @@ async fn wait_for_redis(
             let mut conn = redis.conn().await?;
             let r = redis::cmd("PING").query_async::<String>(&mut conn).await;
             // Connected but the command failed: drop that connection so the next try redials.
-            r.inspect_err(|e| redis.report(e))
+            r.inspect_err(|e| redis.report(e))?;
+            // The worker's claim and finish are scripts (EVALSHA, SCRIPT LOAD when not
+            // cached): an ACL without them fails here, at start-up, not at the first job.
+            redis::Script::new("return 1")
+                .invoke_async::<_, i64>(&mut conn)
+                .await
+                .inspect_err(|e| redis.report(e))
         };
         let err = tokio::select! {
             _ = shutdown.cancelled() => return Ok(false),
@@ -162,12 +186,13 @@ async fn wait_for_redis(
     }
 }
 
-/// arq's `--check`: 0 when the queue's health key exists, 1 otherwise.
-async fn check(settings: &crate::conn::RedisSettings, queue: &str) -> anyhow::Result<Exit> {
+/// arq's `--check`: 0 when the health key (`{queue}:health-check` or `--health-check-key`)
+/// exists, 1 otherwise.
+async fn check(settings: &crate::conn::RedisSettings, health_key: &str) -> anyhow::Result<Exit> {
     let redis = Redis::connect(settings).await?;
     let mut conn = redis.conn().await?;
     let value: Option<String> = redis::cmd("GET")
-        .arg(keys::health(queue))
+        .arg(health_key)
         .query_async(&mut conn)
         .await?;
     Ok(match value {

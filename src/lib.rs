@@ -6,16 +6,18 @@
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
 //!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked.
-//! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched) ->
-//!   [`worker::execute`] (checks, timeout, outcome) -> [`worker::finish`] (batched MULTI,
-//!   retried until written); beside them [`worker::abort`], [`worker::cron`],
-//!   [`worker::health`], `worker::stuck` (jobs behind a stray in-progress key),
-//!   [`worker::wakeup`] (keyspace notifications) and the in-progress
-//!   heartbeat (`worker/running.rs`).
+//! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
+//!   run) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
+//!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
+//!   safe to repeat); each run fenced by its [`worker::lease`], renewed by [`worker::renew`] on
+//!   its own timer; beside them [`worker::identity`] (takeover of a dead predecessor's leases),
+//!   [`worker::abort`], [`worker::cron`], [`worker::health`], `worker::stuck` (jobs behind a
+//!   stray in-progress key), [`worker::wakeup`] (keyspace notifications); [`worker::shared`] holds what they all use.
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.
 //! - [`config`]: CLI flags and environment -> validated worker and Redis settings (exit 64 on
-//!   a bad value, naming the flag and its variable).
+//!   a bad value, naming the flag and its variable); a file per concern (`cli`, `common`,
+//!   `redis`, `worker`, `errors`, `values`).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
 //! - [`commands`]: what each command line does (worker, `--check`, client commands) and its

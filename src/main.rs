@@ -5,14 +5,15 @@
 use clap::Parser;
 use lyanna_worker::commands;
 use lyanna_worker::config::{Cli, EXIT_USAGE};
+use lyanna_worker::conn::{mask_urls_in, redact, RedactingStderr};
 use tokio_util::sync::CancellationToken;
 
-fn init_logging(json: bool) {
+fn init_logging(json: bool, secrets: Vec<String>) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(RedactingStderr::new(secrets));
     if json {
         builder
             .json()
@@ -46,9 +47,14 @@ async fn signals(token: CancellationToken) {
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // clap echoes what it could not place, which may be a URL with its password.
+            eprint!("{}", mask_urls_in(&e.render().to_string()));
+            std::process::exit(EXIT_USAGE);
+        }
         Err(e) => {
             let _ = e.print();
-            std::process::exit(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            std::process::exit(0);
         }
     };
     let json = match cli.common.json_logs() {
@@ -58,7 +64,16 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
-    init_logging(json);
+    let secrets = cli.common.secrets();
+    // Exit messages pass the same scrub as the log.
+    let say = {
+        let secrets = secrets.clone();
+        move |msg: String| {
+            let clean = redact(msg.as_bytes(), &secrets);
+            eprintln!("lyanna-worker: {}", String::from_utf8_lossy(&clean));
+        }
+    };
+    init_logging(json, secrets);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -75,12 +90,12 @@ fn main() {
         tokio::spawn(signals(token.clone()));
         match commands::run(cli, token).await {
             Err(e) => {
-                eprintln!("lyanna-worker: {e}");
+                say(e.to_string());
                 EXIT_USAGE
             }
             Ok(Ok(code)) => code,
             Ok(Err(e)) => {
-                eprintln!("lyanna-worker: {e:#}");
+                say(format!("{e:#}"));
                 1
             }
         }

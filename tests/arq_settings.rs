@@ -72,7 +72,8 @@ fn queue_read_limit_below_free_slots_claims_only_that_many() {
 }
 
 /// `--health-check-key K`: the health string goes to K (and not to `{queue}:health-check`),
-/// with arq's counters; K is removed when the worker stops, as arq's `close()` does.
+/// with arq's counters, and `--check --health-check-key K` reads it; K is removed when the
+/// worker stops, as arq's `close()` does.
 #[test]
 fn health_check_key_is_written_to_the_given_key() {
     let rt = rt();
@@ -99,6 +100,21 @@ fn health_check_key_is_written_to_the_given_key() {
         assert!(counts.contains_key(k), "{k} missing in {value:?}");
     }
     assert_eq!(rt.block_on(get(&format!("{q}:health-check"))), None);
+    // `--check` reads the key it is given (arq's check_health with health_check_key).
+    let check = |extra: &[&str]| {
+        let mut args = vec!["--queue", q.as_str(), "--check"];
+        args.extend_from_slice(extra);
+        cli(&args)
+    };
+    let out = check(&["--health-check-key", &key]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Health check successful"), "{stdout}");
+    assert_eq!(
+        check(&[]).status.code(),
+        Some(1),
+        "the default key is not ours"
+    );
     assert_eq!(w.terminate(Duration::from_secs(10)), Some(0));
     assert_eq!(
         rt.block_on(get(&key)),

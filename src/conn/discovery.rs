@@ -5,7 +5,7 @@
 //! [`Redis::conn`] for its attempts instead of dialling themselves.
 
 use super::backoff::Backoff;
-use super::errors::{hint, is_auth_error};
+use super::errors::{hint, is_auth_error, is_bad_database, is_refused_command};
 use super::node::NodeSpec;
 use super::sentinel::{Found, Sentinels};
 use super::settings::RedisSettings;
@@ -98,10 +98,13 @@ pub(crate) struct Attempt {
 }
 
 /// Failures that waiting does not mend: refused credentials, an untrusted certificate, an
-/// unknown master name, a bad client setting. (Redis down, restarting or failing over is
-/// waited out.) `conn()` returns these at once; start-up gives up on them.
+/// unknown master name, a bad client setting, a database index the server does not have, a
+/// command the ACL refuses. (Redis down, restarting or failing over is waited out.) `conn()`
+/// returns these at once; start-up gives up on them.
 pub fn is_permanent(e: &RedisError) -> bool {
     is_auth_error(e)
+        || is_bad_database(e)
+        || is_refused_command(e)
         || super::tls::is_trust_error(e)
         || matches!(
             e.kind(),
@@ -199,6 +202,7 @@ async fn reconnect(weak: Weak<Inner>) {
                     addr: found.addr,
                 });
                 this.inner.connections.fetch_add(1, Ordering::Relaxed);
+                this.inner.answering.store(true, Ordering::Relaxed);
                 this.inner.ready.store(true, Ordering::Relaxed);
                 this.inner.attempts.send_replace(Attempt::default());
                 this.start_watching();
@@ -220,6 +224,8 @@ async fn reconnect(weak: Weak<Inner>) {
                         tracing::error!(url, error = %e, hint, retry_in = ?delay, attempt = failures, "Redis refused our credentials; retrying");
                     } else if super::tls::is_trust_error(&e) {
                         tracing::error!(url, error = %e, hint, retry_in = ?delay, attempt = failures, "Redis's TLS certificate is not trusted; retrying");
+                    } else if is_permanent(&e) {
+                        tracing::error!(url, error = %e, hint, retry_in = ?delay, attempt = failures, "Redis refuses these settings; retrying");
                     } else {
                         tracing::warn!(url, error = %e, hint, retry_in = ?delay, attempt = failures, "cannot reach Redis; retrying");
                     }

@@ -52,9 +52,27 @@ pub(crate) fn is_auth_error(e: &RedisError) -> bool {
     }
 }
 
+/// The database index of the URL does not exist on the server (`redis://host/99`).
+pub(crate) fn is_bad_database(e: &RedisError) -> bool {
+    let s = e.to_string();
+    s.contains("DB index is out of range") || s.contains("invalid DB index")
+}
+
+/// A command we need is refused for good: not allowed by the user's ACL, or renamed away.
+pub(crate) fn is_refused_command(e: &RedisError) -> bool {
+    e.code() == Some("NOPERM") || {
+        let s = e.to_string();
+        s.contains("NOPERM") || s.contains("unknown command")
+    }
+}
+
 /// What to check, for the failures with an obvious suspect.
 pub(crate) fn hint(e: &RedisError) -> Option<&'static str> {
-    if is_auth_error(e) {
+    if is_bad_database(e) {
+        Some("the database index (the URL's /N) is out of range for this server: see its `databases` setting")
+    } else if is_refused_command(e) {
+        Some("the Redis user may not run a command the worker needs (ACL) or it was renamed: allow PING, EVALSHA, SCRIPT LOAD, the key commands and MULTI/EXEC (docs/redis.md)")
+    } else if is_auth_error(e) {
         Some("check the user and password: --redis-password / REDIS_PASSWORD or the URL's, and --sentinel-password / REDIS_SENTINEL_PASSWORD for sentinels")
     } else if super::tls::is_trust_error(e) {
         Some("the server's TLS certificate is not trusted for this host: check --redis-ca-file / REDIS_CA_FILE")
@@ -81,6 +99,23 @@ mod tests {
         assert!(is_connection_error(&e));
         let e = RedisError::from((ErrorKind::Extension, "x", "WRONGTYPE".to_string()));
         assert!(!is_connection_error(&e));
+    }
+
+    #[test]
+    fn errors_retrying_cannot_fix() {
+        let e = RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ResponseError),
+            "An error was signalled by the server",
+            "DB index is out of range".to_string(),
+        ));
+        assert!(is_bad_database(&e) && super::super::is_permanent(&e));
+        assert!(hint(&e).unwrap().contains("databases"));
+        let e = RedisError::from((
+            ErrorKind::Extension,
+            "x",
+            "NOPERM User app has no permissions to run the 'eval' command".to_string(),
+        ));
+        assert!(is_refused_command(&e) && super::super::is_permanent(&e));
     }
 
     #[test]

@@ -12,13 +12,19 @@
 //! - `failover.rs`: what those events do: pause writes, move to the promoted master.
 //! - `discovery.rs`: where the master is (URL or Sentinel), one (re)discovery at a time,
 //!   spaced by capped backoff with jitter.
-//! - `errors.rs`: [`ConnectError`] and which errors mean the connection is gone.
+//! - `readiness.rs`: readiness PINGs with their own short deadline.
+//! - `errors.rs`: [`ConnectError`] and which errors mean the connection is gone, or cannot
+//!   be mended by retrying.
+//! - `url.rs`: the one masking rule for connection strings; `redact.rs`: the log writer
+//!   that scrubs any credential a library prints anyway.
 
 mod backoff;
 mod discovery;
 mod errors;
 mod failover;
 mod node;
+mod readiness;
+mod redact;
 mod sentinel;
 mod settings;
 mod tls;
@@ -27,12 +33,14 @@ mod url;
 pub use backoff::Backoff;
 pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
+pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};
+pub use redact::{redact, RedactingStderr};
 pub use settings::{
     parse_sentinels, RedisSettings, Secret, SentinelAddr, DEFAULT_MASTER_NAME,
     DEFAULT_SENTINEL_PORT,
 };
 pub use tls::read_ca_file;
-pub use url::mask_url;
+pub use url::{check_url_shape, mask_url, mask_urls_in, scrub, secrets_of, UNSHOWN_URL};
 
 use discovery::{Attempt, Live, Locator};
 use node::NodeSpec;
@@ -62,6 +70,8 @@ struct Inner {
     /// A health check after a reported error is under way.
     checking: AtomicBool,
     ready: AtomicBool,
+    /// The last readiness PING was answered in time (or none failed since we connected).
+    answering: AtomicBool,
     next_id: AtomicU64,
     connections: AtomicU64,
     watching: AtomicBool,
@@ -99,6 +109,7 @@ impl Redis {
                 failover: Mutex::new(None),
                 checking: AtomicBool::new(false),
                 ready: AtomicBool::new(false),
+                answering: AtomicBool::new(true),
                 next_id: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
                 watching: AtomicBool::new(false),
@@ -228,6 +239,7 @@ impl Redis {
                     "Redis error reported, connection still healthy"
                 );
                 self.inner.ready.store(true, Ordering::Relaxed);
+                self.inner.answering.store(true, Ordering::Relaxed);
             }
             Ok(Err(e)) => self.drop_live(Some(id), &format!("{reason}; check: {e}")),
             Err(_) => self.drop_live(Some(id), &format!("{reason}; check timed out")),
@@ -252,9 +264,9 @@ impl Redis {
     }
 
     /// Whether Redis answers: true after a connection was made and until an error shows it
-    /// is gone (readiness).
+    /// is gone, or a readiness PING ([`Redis::watch_readiness`]) goes unanswered.
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Relaxed)
+        self.inner.ready.load(Ordering::Relaxed) && self.inner.answering.load(Ordering::Relaxed)
     }
 
     /// Connections made since start, the first included.

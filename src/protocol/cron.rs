@@ -24,14 +24,40 @@ impl CronTz {
         CronTz::Fixed(FixedOffset::east_opt(0).expect("zero offset"))
     }
 
-    /// Reads an IANA zone name (`Europe/London`) or `UTC`.
+    /// Reads an IANA zone name (`Europe/London`), `UTC`, or a fixed offset `+05:30` / `-08:00`
+    /// (Python's `timezone(timedelta(...))`).
     pub fn parse(name: &str) -> Option<Self> {
+        if let Some(rest) = name.strip_prefix(['+', '-']) {
+            let (h, m) = rest.split_once(':')?;
+            let ok = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+            if !ok(h) || !ok(m) {
+                return None;
+            }
+            let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = (h * 3600 + m * 60) * if name.starts_with('-') { -1 } else { 1 };
+            return FixedOffset::east_opt(secs).map(CronTz::Fixed);
+        }
         name.parse::<chrono_tz::Tz>().ok().map(CronTz::Named)
     }
 
     /// The system's current offset, as Python's default fixes it at worker start.
     pub fn local_fixed() -> Self {
-        CronTz::Fixed(chrono::Local::now().offset().fix())
+        Self::local_fixed_at(crate::protocol::now_ms())
+    }
+
+    /// The system's offset (`TZ`, else /etc/localtime) at `ms`: Python's
+    /// `datetime.now().astimezone().tzinfo` for a worker started then.
+    pub fn local_fixed_at(ms: i64) -> Self {
+        let offset = chrono::Local
+            .timestamp_millis_opt(ms)
+            .earliest()
+            .map_or(0, |t| t.offset().fix().local_minus_utc());
+        CronTz::Fixed(
+            FixedOffset::east_opt(offset).unwrap_or(FixedOffset::east_opt(0).expect("zero offset")),
+        )
     }
 
     /// Wall-clock time now in this zone.
@@ -167,6 +193,23 @@ mod tests {
             format!("cron:flush_to_db:{ms}")
         );
         assert_eq!(ms % 1000, 123);
+    }
+
+    #[test]
+    fn fixed_offsets_parse() {
+        let fixed = |s| match CronTz::parse(s) {
+            Some(CronTz::Fixed(o)) => Some(o.local_minus_utc()),
+            _ => None,
+        };
+        assert_eq!(fixed("+05:30"), Some(19_800));
+        assert_eq!(fixed("-08:00"), Some(-28_800));
+        assert_eq!(fixed("+5:30"), None);
+        assert_eq!(fixed("+24:00"), None);
+        assert!(matches!(
+            CronTz::parse("Europe/Berlin"),
+            Some(CronTz::Named(_))
+        ));
+        assert_eq!(CronTz::parse("Mars/Olympus"), None);
     }
 
     #[test]

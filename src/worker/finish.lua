@@ -9,8 +9,9 @@
 -- Returns per job: 1 written, 0 not ours (nothing written), or the errors of the commands
 -- that failed (a key of the wrong type), the rest of that job's commands written.
 -- Each command goes through pcall so one job's bad key fails that job's command only, never
--- the batch. Writes are what arq's finish_job / finish_failed_job write.
+-- the batch; the in-progress key is removed (or replaced) as the job's last write. Writes are what arq's finish_job / finish_failed_job write.
 local out = {}
+local finished = {}
 for i = 2, #ARGV, 8 do
   local id, token, kind, cron = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local ip = 'arq:in-progress:' .. id
@@ -19,10 +20,16 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local errs = {}
-    -- An error names the command's (first) key: a stray key of the wrong type is found by it.
+    -- A wrong type is this job's problem: note it (naming the key, so the stray key is found)
+    -- and write the rest. Anything else (OOM under maxmemory, a replica) fails the whole call,
+    -- to be retried: the token is removed last, so a retry re-applies this job's writes and
+    -- skips the jobs already finished.
     local function try(...)
       local r = redis.pcall(...)
-      if type(r) == 'table' and r.err then errs[#errs + 1] = select(2, ...) .. ': ' .. r.err end
+      if type(r) == 'table' and r.err then
+        if string.sub(r.err, 1, 9) ~= 'WRONGTYPE' then error(r) end
+        errs[#errs + 1] = select(2, ...) .. ': ' .. r.err
+      end
     end
     if kind == 'retry' then
       local incr = ARGV[i + 7]
@@ -36,16 +43,19 @@ for i = 2, #ARGV, 8 do
       end
       try('ZREM', KEYS[2], id)
       try('ZREM', KEYS[1], id)
-      try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id)
     end
+    local gone = kind ~= 'retry'
     if cron == '1' and kind ~= 'failed' then
+      if gone then try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id) end
       -- Kept so no worker runs this tick again (arq's keep_cronjob_progress); no longer our
       -- token, so a replay of this finish finds nothing of ours.
       try('SET', ip, 'cron-done', 'PX', ARGV[1])
+    elseif gone then
+      try('DEL', 'arq:retry:' .. id, 'arq:job:' .. id, ip)
     else
       try('DEL', ip)
     end
-    redis.pcall('SREM', KEYS[3], id)
+    finished[#finished + 1] = id
     if #errs == 0 then
       out[#out + 1] = 1
     else
@@ -53,4 +63,5 @@ for i = 2, #ARGV, 8 do
     end
   end
 end
+if #finished > 0 then redis.pcall('SREM', KEYS[3], unpack(finished)) end
 return out

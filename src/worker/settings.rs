@@ -29,15 +29,20 @@ pub struct WorkerSettings {
     /// keeps arq's TTL and no heartbeat.
     pub heartbeat_ttl: Option<Duration>,
     pub timezone: CronTz,
-    /// This worker's identity (`--worker-id`); `None`: `{host name}/{lowest free slot}`.
+    /// This worker's name; `None`: the worker derives one from the host or pod name at start.
+    /// Never empty, no whitespace.
     pub worker_id: Option<String>,
-    /// The health key; `None`: arq's `{queue}:health-check`.
+    /// Key of the health-check string; `None`: arq's `{queue}:health-check`.
     pub health_check_key: Option<String>,
-    /// arq's `retry_jobs`: false turns a `Retry` (and a cancellation) into a failure.
+    /// arq's `retry_jobs`: false makes a job that asks for a retry (or is cancelled at
+    /// shutdown) fail instead.
     pub retry_jobs: bool,
-    /// Hard cap (bytes) of a job's decoded payload.
+    /// Hard cap, in bytes, of a job's decoded payload (default 256 MiB).
     pub max_job_memory: u64,
 }
+
+/// Default of [`WorkerSettings::max_job_memory`]: 256 MiB.
+pub const DEFAULT_MAX_JOB_MEMORY: u64 = 256 << 20;
 
 impl Default for WorkerSettings {
     fn default() -> Self {
@@ -56,12 +61,13 @@ impl Default for WorkerSettings {
             burst: false,
             max_burst_jobs: -1,
             job_completion_wait: Duration::ZERO,
+            // Rides out a Sentinel failover (down-after 30 s) before another worker re-runs.
             heartbeat_ttl: Some(Duration::from_secs(60)),
             timezone: CronTz::utc(),
             worker_id: None,
             health_check_key: None,
             retry_jobs: true,
-            max_job_memory: 256 << 20,
+            max_job_memory: DEFAULT_MAX_JOB_MEMORY,
         }
     }
 }
@@ -70,5 +76,13 @@ impl WorkerSettings {
     /// arq's `queue_read_limit` default for a given `max_jobs`.
     pub fn default_read_limit(max_jobs: usize) -> usize {
         (max_jobs * 5).max(100)
+    }
+
+    /// The health-check key this worker writes: [`WorkerSettings::health_check_key`], else
+    /// arq's `{queue}:health-check`.
+    pub fn health_key(&self) -> String {
+        self.health_check_key
+            .clone()
+            .unwrap_or_else(|| keys::health(&self.queue_name))
     }
 }

@@ -3,6 +3,8 @@
 //! `redis-server` processes on free ports, and the Python arq venv.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,475 @@
+//! No credential is ever printed. The worker and the CLI run with each way of giving a password
+//! (URL userinfo, user and password, `--redis-password`, `unix://...?pass=`, `rediss://` with a
+//! CA file, Sentinel's own password) through start-up, jobs, `/metrics`, an outage of a private
+//! `redis-server` and shutdown, and with malformed URLs and wrong passwords; every line they
+//! print (stdout and stderr, text and JSON logs, `RUST_LOG=trace`) and every `/metrics` page is
+//! searched for the secrets.
+
+mod common;
+mod ops_support;
+#[allow(dead_code)]
+#[path = "redis_harness/tls.rs"]
+mod tls;
+
+use common::{free_port, unique_queue, worker_bin};
+use ops_support::{http_get, poll_until, status, PortRedis};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A process whose stdout and stderr both go to one file.
+struct Run {
+    child: Child,
+    out: PathBuf,
+}
+
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = std::env::temp_dir().join(format!("lyanna-secrets-{}.log", common::uid()));
+    let file = std::fs::File::create(&out).expect("output file");
+    let mut cmd = Command::new(worker_bin());
+    cmd.args(args)
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("dup"))
+        .stderr(file);
+    for var in [
+        "REDIS_URL",
+        "REDIS_PASSWORD",
+        "REDIS_SENTINEL",
+        "REDIS_SENTINEL_PASSWORD",
+        "REDIS_SENTINEL_SVC_HOST",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run {
+        child: cmd.spawn().expect("start lyanna-worker"),
+        out,
+    }
+}
+
+impl Run {
+    fn wait(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait(Duration::from_secs(15))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default()).into_owned()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.out);
+    }
+}
+
+/// Runs a command to its end (at most 30 s) and returns its code and everything it printed.
+fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut r = spawn(args, env);
+    let code = r.wait(Duration::from_secs(30));
+    (code, r.text())
+}
+
+/// Everything printed so far must be free of every secret (and of telling fragments).
+fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
+    for s in secrets {
+        assert!(
+            !text.contains(s),
+            "{what}: secret {s:?} printed:\n{}",
+            text.chars().take(20_000).collect::<String>()
+        );
+    }
+}
+
+/// How one connection form is given to the worker and the CLI.
+struct Form {
+    name: &'static str,
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    secrets: Vec<&'static str>,
+}
+
+/// Runs a worker (json or text logs) and the CLI with `form` through a job, /metrics, an
+/// outage of `redis` and shutdown; greps all output.
+fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
+    let queue = unique_queue(&format!("secrets-{}", form.name));
+    let http = free_port();
+    let http_addr = format!("127.0.0.1:{http}");
+    let mut args: Vec<&str> = vec![
+        "--settings",
+        "Diagnostics",
+        "--queue",
+        &queue,
+        "--http-addr",
+        &http_addr,
+        "--poll-delay",
+        "0.05",
+        "--log-format",
+        if json { "json" } else { "text" },
+    ];
+    args.extend(form.args.iter().map(String::as_str));
+    let env: Vec<(&str, &str)> = form.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut w = spawn(&args, &env);
+    let what = format!("{} ({})", form.name, if json { "json" } else { "text" });
+    assert!(
+        poll_until(Duration::from_secs(15), || status(http, "/readyz") == 200),
+        "{what}: worker not ready:\n{}",
+        w.text()
+    );
+
+    // The CLI, with the same settings: enqueue, result, status, queue, --check, --help.
+    let mut cli_out = String::new();
+    let cli = |extra: &[&str], out: &mut String| {
+        let mut a: Vec<&str> = extra.to_vec();
+        a.extend(["--queue", &queue]);
+        a.extend(form.args.iter().map(String::as_str));
+        let (code, text) = run_to_end(&a, &env);
+        out.push_str(&text);
+        (code, text)
+    };
+    // Our own id: with RUST_LOG=trace the id's line is among the log lines.
+    let id = format!("secrets-{}", common::uid());
+    let (code, text) = cli(&["enqueue", "noop", "--job-id", &id], &mut cli_out);
+    assert_eq!(code, Some(0), "{what}: enqueue failed:\n{text}");
+    let (code, text) = cli(&["result", &id, "--wait", "10"], &mut cli_out);
+    assert_eq!(code, Some(0), "{what}: no result:\n{text}");
+    cli(&["status", &id], &mut cli_out);
+    cli(&["queue", "--json"], &mut cli_out);
+    cli(&["--check"], &mut cli_out);
+    cli(&["--help"], &mut cli_out);
+    let mut pages = String::new();
+    pages.push_str(
+        &http_get(http, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
+    );
+
+    // An outage: reconnect warnings carry the URL.
+    redis.stop();
+    assert!(
+        poll_until(Duration::from_secs(10), || status(http, "/readyz") == 503),
+        "{what}: still ready with Redis stopped"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    pages.push_str(
+        &http_get(http, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
+    );
+    // The CLI while Redis is down.
+    cli(&["queue", "--redis-connect-timeout", "0.5"], &mut cli_out);
+    redis.start();
+    assert!(
+        poll_until(Duration::from_secs(20), || status(http, "/readyz") == 200),
+        "{what}: no reconnect"
+    );
+    pages.push_str(
+        &http_get(http, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default(),
+    );
+    assert_eq!(w.terminate(), Some(0), "{what}: shutdown:\n{}", w.text());
+
+    let log = w.text();
+    assert!(
+        log.contains("DEBUG"),
+        "{what}: RUST_LOG=trace not in effect"
+    );
+    assert!(log.contains("***"), "{what}: no masked URL logged:\n{log}");
+    assert_clean(&format!("{what} worker"), &log, &form.secrets);
+    assert_clean(&format!("{what} CLI"), &cli_out, &form.secrets);
+    assert_clean(&format!("{what} /metrics"), &pages, &form.secrets);
+}
+
+fn both_log_formats(form: Form, redis: &mut PortRedis) {
+    exercise(&form, redis, false);
+    exercise(&form, redis, true);
+}
+
+#[test]
+fn password_in_the_url_userinfo() {
+    const PW: &str = "PwUserinfo-4417";
+    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
+    redis.start();
+    let url = format!("redis://:{PW}@127.0.0.1:{}/0", redis.port);
+    let form = Form {
+        name: "userinfo",
+        args: vec!["--redis-url".into(), url],
+        env: vec![],
+        secrets: vec![PW],
+    };
+    both_log_formats(form, &mut redis);
+}
+
+#[test]
+fn user_and_password_in_the_environment_url() {
+    const PW: &str = "PwUser-5521";
+    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
+    redis.start();
+    let url = format!("redis://default:{PW}@127.0.0.1:{}", redis.port);
+    let form = Form {
+        name: "user-password",
+        args: vec![],
+        env: vec![("REDIS_URL", url)],
+        secrets: vec![PW],
+    };
+    both_log_formats(form, &mut redis);
+}
+
+#[test]
+fn password_apart_from_the_url() {
+    const PW: &str = "PwFlag-6631";
+    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
+    redis.start();
+    let form = Form {
+        name: "redis-password",
+        args: vec!["--redis-url".into(), redis.url()],
+        env: vec![("REDIS_PASSWORD", PW.to_string())],
+        secrets: vec![PW],
+    };
+    both_log_formats(form, &mut redis);
+}
+
+#[test]
+fn unix_socket_with_pass_in_the_query() {
+    const PW: &str = "PwUnix-7741";
+    let sock_dir = tempfile::tempdir().expect("tempdir");
+    let sock = sock_dir.path().join("r.sock");
+    let sock_s = sock.to_string_lossy().to_string();
+    let mut redis = PortRedis::reserve(&["--requirepass", PW, "--unixsocket", &sock_s]);
+    redis.start();
+    assert!(poll_until(Duration::from_secs(5), || sock.exists()));
+    let form = Form {
+        name: "unix-pass",
+        args: vec![
+            "--redis-url".into(),
+            format!("unix://{sock_s}?db=0&pass={PW}"),
+        ],
+        env: vec![],
+        secrets: vec![PW],
+    };
+    both_log_formats(form, &mut redis);
+}
+
+#[test]
+fn tls_with_a_ca_file_and_a_password() {
+    const PW: &str = "PwTls-3391";
+    let files = tls::tls_files();
+    let tls_port = free_port();
+    let s = |p: &std::path::Path| p.to_string_lossy().to_string();
+    let tls_port_s = tls_port.to_string();
+    let (cert, key, ca) = (s(&files.cert), s(&files.key), s(&files.ca));
+    let mut redis = PortRedis::reserve(&[
+        "--requirepass",
+        PW,
+        "--tls-port",
+        &tls_port_s,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ]);
+    redis.start();
+    let form = Form {
+        name: "tls",
+        args: vec![
+            "--redis-url".into(),
+            format!("rediss://:{PW}@127.0.0.1:{tls_port}/0"),
+            "--redis-ca-file".into(),
+            ca.clone(),
+        ],
+        env: vec![],
+        secrets: vec![PW],
+    };
+    exercise(&form, &mut redis, true);
+    // The wrong CA: the trust error is printed, the password is not.
+    let (code, out) = run_to_end(
+        &[
+            "--settings",
+            "Diagnostics",
+            "--http-addr",
+            "off",
+            "--redis-url",
+            &format!("rediss://:{PW}@127.0.0.1:{tls_port}/0"),
+            "--redis-ca-file",
+            &s(&files.other_ca),
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_clean("tls, wrong CA", &out, &[PW]);
+}
+
+/// Sentinel: the sentinels' own password and the master's URL password, with sentinels that
+/// never answer (start-up waits, not ready) and then shutdown; the CLI likewise.
+#[test]
+fn sentinel_passwords() {
+    const MASTER_PW: &str = "PwSentMaster-9120";
+    const SENTINEL_PW: &str = "PwSentinel-8851";
+    let dead = free_port();
+    let http = free_port();
+    let http_addr = format!("127.0.0.1:{http}");
+    let sentinel = format!("127.0.0.1:{dead},localhost:{dead}");
+    let url = format!("redis://app:{MASTER_PW}@ignored:6379/2");
+    for format in ["text", "json"] {
+        let mut w = spawn(
+            &[
+                "--settings",
+                "Diagnostics",
+                "--http-addr",
+                &http_addr,
+                "--log-format",
+                format,
+                "--sentinel",
+                &sentinel,
+                "--redis-connect-timeout",
+                "0.5",
+            ],
+            &[
+                ("REDIS_URL", &url),
+                ("REDIS_SENTINEL_PASSWORD", SENTINEL_PW),
+            ],
+        );
+        assert!(poll_until(Duration::from_secs(10), || status(
+            http, "/readyz"
+        ) == 503));
+        std::thread::sleep(Duration::from_secs(2));
+        let metrics = http_get(http, "/metrics")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        assert_eq!(w.terminate(), Some(0));
+        let log = w.text();
+        assert!(log.contains("redis+sentinel://app:***@"), "{log}");
+        assert_clean("sentinel worker", &log, &[MASTER_PW, SENTINEL_PW]);
+        assert_clean("sentinel /metrics", &metrics, &[MASTER_PW, SENTINEL_PW]);
+    }
+    let (_, out) = run_to_end(
+        &[
+            "queue",
+            "--sentinel",
+            &sentinel,
+            "--redis-connect-timeout",
+            "0.5",
+            "--redis-url",
+            &url,
+            "--sentinel-password",
+            SENTINEL_PW,
+        ],
+        &[],
+    );
+    assert_clean("sentinel CLI", &out, &[MASTER_PW, SENTINEL_PW]);
+}
+
+/// Bad configuration exits 64 naming the flag and saying what is wrong, echoing no secret;
+/// a wrong password exits 1 without printing either password.
+#[test]
+fn bad_configuration_and_wrong_passwords() {
+    let cases: &[(&str, &[&str])] = &[
+        ("redis:/:PwBadA-101@h", &["PwBadA-101"]),
+        (":PwBadB-102@h", &["PwBadB-102"]),
+        (
+            "redis://:S3/cretPwBadC-103@h",
+            &["cretPwBadC-103", "S3/cret"],
+        ),
+        ("redis://h:PwBadD-104/0", &["PwBadD-104"]),
+        ("http://:PwBadE-105@h", &["PwBadE-105"]),
+        ("PwBadF-106", &["PwBadF-106"]),
+        ("redis://h/x?pass=PwBadG-107", &["PwBadG-107"]),
+    ];
+    for (url, secrets) in cases {
+        for args in [
+            vec!["--settings", "Diagnostics", "--redis-url", url],
+            vec!["queue", "--redis-url", url],
+            vec!["--check", "--redis-url", url],
+        ] {
+            let (code, out) = run_to_end(&args, &[]);
+            assert_eq!(code, Some(64), "{args:?}: {out}");
+            assert!(
+                out.contains("--redis-url") && out.contains("REDIS_URL"),
+                "{out}"
+            );
+            assert_clean(&format!("bad URL {args:?}"), &out, secrets);
+        }
+        // The same through the environment.
+        let (code, out) = run_to_end(&["--settings", "Diagnostics"], &[("REDIS_URL", url)]);
+        assert_eq!(code, Some(64), "{out}");
+        assert_clean("bad REDIS_URL", &out, secrets);
+    }
+    // A URL where clap expects something else: clap's own message masks it.
+    for args in [
+        vec!["redis://:PwBadJ-110@h"],
+        vec!["queue", "extra", ":PwBadK-111@h"],
+        vec!["--redis-ulr", "redis://u:PwBadL-112@h"],
+    ] {
+        let (code, out) = run_to_end(&args, &[]);
+        assert_eq!(code, Some(64), "{args:?}: {out}");
+        assert_clean(
+            "clap error",
+            &out,
+            &["PwBadJ-110", "PwBadK-111", "PwBadL-112"],
+        );
+    }
+    // Another flag is bad while passwords are set: still none printed.
+    let (code, out) = run_to_end(
+        &[
+            "--settings",
+            "Diagnostics",
+            "--redis-url",
+            "unix:///tmp/none.sock?pass=PwBadH-108",
+            "--sentinel",
+            "h:1",
+        ],
+        &[("REDIS_PASSWORD", "PwBadI-109")],
+    );
+    assert_eq!(code, Some(64), "{out}");
+    assert_clean("unix with sentinel", &out, &["PwBadH-108", "PwBadI-109"]);
+
+    const RIGHT: &str = "PwRight-201";
+    let mut redis = PortRedis::reserve(&["--requirepass", RIGHT]);
+    redis.start();
+    for wrong in [
+        format!("redis://:PwWrong-202@127.0.0.1:{}", redis.port),
+        format!("redis://default:PwWrong-202@127.0.0.1:{}/0", redis.port),
+    ] {
+        let (code, out) = run_to_end(
+            &[
+                "--settings",
+                "Diagnostics",
+                "--http-addr",
+                "off",
+                "--redis-url",
+                &wrong,
+            ],
+            &[],
+        );
+        assert_eq!(code, Some(1), "{out}");
+        assert!(out.contains("password"), "no hint: {out}");
+        assert_clean("wrong password", &out, &["PwWrong-202", RIGHT]);
+        let (code, out) = run_to_end(&["queue", "--redis-url", &wrong], &[]);
+        assert_eq!(code, Some(1), "{out}");
+        assert_clean("wrong password CLI", &out, &["PwWrong-202", RIGHT]);
+    }
+}
