@@ -2,6 +2,9 @@
 //! entry stays until the job starts, as in arq, so the job is aborted when it comes up, with
 //! only our worker on the queue and in a fleet with a Python arq worker. Each test waits about
 //! 70 s (a long job in front); they run in parallel.
+//!
+//! Each uses a private Redis: `arq:abort` is one key for every queue, and a Python arq worker
+//! elsewhere whose clock is behind trims entries stamped after its now + 60 ms.
 
 mod common;
 
@@ -19,9 +22,9 @@ fn wait_in_progress(rt: &tokio::runtime::Runtime, c: &lyanna_worker::client::Cli
 
 /// `job.abort()` of `id` from Python, waiting for its end; checks arq's view of an aborted job
 /// (abort() True, result() raises CancelledError, status complete, success False).
-fn python_abort(q: &str, id: &str) -> Duration {
+fn python_abort(url: &str, q: &str, id: &str) -> Duration {
     let t = Instant::now();
-    let out = run_python("aborts.py", &["abort", q, id], &[]);
+    let out = run_python("aborts.py", &["abort", q, id], &[("TEST_REDIS_URL", url)]);
     let took = t.elapsed();
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let r = &v[id];
@@ -41,15 +44,18 @@ fn aborted_before_start(log: &str, id: &str) -> usize {
 /// completes normally.
 #[test]
 fn abort_of_a_job_queued_70s_with_our_worker_only() {
+    let srv = RedisServer::start(&[]);
+    let url = srv.url();
+    let env = [("TEST_REDIS_URL", url.as_str())];
     let q = unique_queue("abort-queued");
-    let w = WorkerProcess::start(&q, &["--max-jobs", "1", "--allow-abort-jobs"]);
-    let out = run_python("aborts.py", &["enqueue", &q, "70000"], &[]);
+    let w = worker_at(&url, &q, &["--max-jobs", "1", "--allow-abort-jobs"]);
+    let out = run_python("aborts.py", &["enqueue", &q, "70000"], &env);
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let (long, queued) = (
         v["running"].as_str().unwrap(),
         v["queued"].as_str().unwrap(),
     );
-    let waited = python_abort(&q, queued);
+    let waited = python_abort(&url, &q, queued);
     println!("queued job aborted when it came up, {waited:?} after the abort request");
     assert!(
         waited >= Duration::from_secs(60),
@@ -59,7 +65,7 @@ fn abort_of_a_job_queued_70s_with_our_worker_only() {
     assert_eq!(aborted_before_start(&log, queued), 1, "{log}");
     assert_eq!(count_lines(&log, &format!("→ {queued}:")), 0, "{log}");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let c = client(&q, Codec::Pickle);
+    let c = client_at(&url, &q, Codec::Pickle);
     let r = rt.block_on(results_of(&c, &[long.to_string()], Duration::from_secs(10)));
     assert!(r[0].success, "the long job: {:?}", r[0].result);
 }
@@ -70,21 +76,28 @@ fn abort_of_a_job_queued_70s_with_our_worker_only() {
 /// worker never starts it.
 #[test]
 fn abort_of_a_job_queued_66s_in_a_fleet_with_python() {
+    let srv = RedisServer::start(&[]);
+    let url = srv.url();
+    let env = [("TEST_REDIS_URL", url.as_str())];
     let q = unique_queue("abort-fleet");
     // One runtime: the client's connection lives on the runtime that opened it.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let c = client(&q, Codec::Pickle);
-    let mut py = python_worker_with("arq_abortable", &q, &[("ARQ_MAX_JOBS", "1")]);
-    let first = run_python("aborts.py", &["enqueue_one", &q, "74000"], &[]);
+    let c = client_at(&url, &q, Codec::Pickle);
+    let mut py = python_worker_with(
+        "arq_abortable",
+        &q,
+        &[("ARQ_MAX_JOBS", "1"), ("BENCH_REDIS_URL", url.as_str())],
+    );
+    let first = run_python("aborts.py", &["enqueue_one", &q, "74000"], &env);
     let first = first.trim();
     wait_in_progress(&rt, &c, first);
-    let w = WorkerProcess::start(&q, &["--max-jobs", "1", "--allow-abort-jobs"]);
-    let second = run_python("aborts.py", &["enqueue_one", &q, "66000"], &[]);
+    let w = worker_at(&url, &q, &["--max-jobs", "1", "--allow-abort-jobs"]);
+    let second = run_python("aborts.py", &["enqueue_one", &q, "66000"], &env);
     let second = second.trim();
     wait_in_progress(&rt, &c, second);
-    let third = run_python("aborts.py", &["enqueue_one", &q, "1000"], &[]);
+    let third = run_python("aborts.py", &["enqueue_one", &q, "1000"], &env);
     let third = third.trim();
-    let waited = python_abort(&q, third);
+    let waited = python_abort(&url, &q, third);
     println!("queued job aborted when it came up, {waited:?} after the abort request");
     assert!(
         waited >= Duration::from_secs(55),
@@ -101,25 +114,4 @@ fn abort_of_a_job_queued_66s_in_a_fleet_with_python() {
     );
     assert_eq!(count_lines(&ours, &format!("→ {second}:")), 1, "{ours}");
     assert_eq!(aborted_before_start(&ours, third), 1, "{ours}");
-    rt.block_on(async {
-        let mut conn = redis_conn(&redis_url()).await;
-        let mut keys = vec![];
-        for id in [first, second, third] {
-            for p in ["arq:job:", "arq:in-progress:", "arq:retry:", "arq:result:"] {
-                keys.push(format!("{p}{id}"));
-            }
-        }
-        let _: () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let _: () = redis::cmd("ZREM")
-            .arg("arq:abort")
-            .arg(first)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        drop_queue(&mut conn, &q).await;
-    });
 }

@@ -1,6 +1,11 @@
 //! Clock skew between hosts (issue 10): a worker whose clock runs 5 s ahead (libfaketime)
 //! beside normal ones runs no cron tick twice and skips none; an abort still aborts when the
 //! producers' clocks disagree by 5 s.
+//!
+//! Both use a private Redis: cron ids (`cron:tick:{ms}`) and `arq:abort` are global keys, so
+//! another test's per-second cron takes our ticks, and any Python arq worker with aborts on
+//! drops an abort stamped more than 60 ms ahead of its own clock (arq's trim,
+//! `zremrangebyscore(min=now + 60)`), whichever queue it serves.
 
 mod common;
 
@@ -24,13 +29,14 @@ fn env_with<'a>(
 /// Every tick ran exactly once, with no second missing between the first and the last.
 #[test]
 fn cron_ticks_run_once_with_a_worker_5s_ahead() {
+    let srv = RedisServer::start(&[]);
+    let url = srv.url();
     let q = unique_queue("skew-cron");
     let cron = ("DIAGNOSTICS_CRON", "every-second");
     let fake = faketime_env("+5s");
-    let mut fast = WorkerProcess::start_with(&q, &[], &env_with(&fake, &[cron]));
-    let mut normal: Vec<_> = (0..2)
-        .map(|_| WorkerProcess::start_with(&q, &[], &[cron]))
-        .collect();
+    let start = |env: &[(&str, &str)]| worker_at_with(&url, &q, &[], env);
+    let mut fast = start(&env_with(&fake, &[cron]));
+    let mut normal: Vec<_> = (0..2).map(|_| start(&[cron])).collect();
     std::thread::sleep(Duration::from_secs(20));
     assert_eq!(fast.terminate(Duration::from_secs(20)), Some(0));
     std::thread::sleep(Duration::from_secs(8));
@@ -39,7 +45,7 @@ fn cron_ticks_run_once_with_a_worker_5s_ahead() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ticks: Vec<String> = rt.block_on(async {
-        let mut conn = redis_conn(&redis_url()).await;
+        let mut conn = redis_conn(&url).await;
         let key = format!("{q}:ticks");
         let t: Vec<String> = redis::cmd("LRANGE")
             .arg(&key)
@@ -118,18 +124,21 @@ fn check_aborted(out: &str, ids: &[&str]) {
 /// end aborted (`job.abort()` returns True, `job.result()` raises CancelledError).
 #[test]
 fn abort_from_producers_5s_apart_still_aborts() {
+    let srv = RedisServer::start(&[]);
+    let url = srv.url();
     let q = unique_queue("skew-abort");
-    let mut w = WorkerProcess::start(&q, &["--max-jobs", "1", "--allow-abort-jobs"]);
+    let mut w = worker_at(&url, &q, &["--max-jobs", "1", "--allow-abort-jobs"]);
     let fake = faketime_env("+5s");
-    let fast = env_with(&fake, &[]);
+    let on_time = [("TEST_REDIS_URL", url.as_str())];
+    let fast = env_with(&fake, &on_time);
     for (enqueuer, aborter, what) in [
         (
             fast.as_slice(),
-            &[][..],
+            &on_time[..],
             "enqueued 5 s ahead, aborted on time",
         ),
         (
-            &[][..],
+            &on_time[..],
             fast.as_slice(),
             "enqueued on time, aborted 5 s ahead",
         ),

@@ -515,6 +515,16 @@ pub fn count_lines(log: &str, needle: &str) -> usize {
 /// Starts `lyanna-worker --settings Diagnostics --http-addr off` on `queue` at `url` with
 /// `extra` (for flags `WorkerProcess::start` sets already: clap takes each flag once).
 pub fn worker_at(url: &str, queue: &str, extra: &[&str]) -> WorkerProcess {
+    worker_at_with(url, queue, extra, &[])
+}
+
+/// [`worker_at`] with extra environment variables.
+pub fn worker_at_with(
+    url: &str,
+    queue: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> WorkerProcess {
     let mut args = vec![
         "--settings",
         "Diagnostics",
@@ -529,5 +539,5 @@ pub fn worker_at(url: &str, queue: &str, extra: &[&str]) -> WorkerProcess {
         args.extend_from_slice(&["--poll-delay", "0.05"]);
     }
     args.extend_from_slice(extra);
-    WorkerProcess::spawn(&args, &[])
+    WorkerProcess::spawn(&args, env)
 }
