@@ -11,8 +11,8 @@
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
 //!   safe to repeat); each run fenced by its [`worker::lease`], renewed by [`worker::renew`] on
 //!   its own timer; beside them [`worker::identity`] (takeover of a dead predecessor's leases),
-//!   [`worker::abort`], [`worker::cron`], [`worker::health`], [`worker::wakeup`] (keyspace
-//!   notifications); [`worker::shared`] holds what they all use.
+//!   [`worker::abort`], [`worker::cron`], [`worker::health`], `worker::stuck` (jobs behind a
+//!   stray in-progress key), [`worker::wakeup`] (keyspace notifications); [`worker::shared`] holds what they all use.
 //! - [`client`]: enqueue / status / result / abort / queue summary, for Rust producers and the
 //!   CLI.
 //! - [`config`]: CLI flags and environment -> validated worker and Redis settings (exit 64 on

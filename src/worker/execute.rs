@@ -104,7 +104,13 @@ pub(crate) async fn run_job(
                 job.function,
                 defer.as_secs_f64()
             );
-            let e = exc("arq.worker", "Retry", vec![]);
+            // arq stores the Retry itself: no args, `defer_score` (ms) in its __dict__, so
+            // Python shows `<Retry defer 0.01s>` as for its own workers.
+            let mut e = exc("arq.worker", "Retry", vec![]);
+            e.state = Some(Box::new(Value::Dict(vec![(
+                Value::str("defer_score"),
+                Value::Int((defer.as_secs_f64() * 1000.0).round() as i64),
+            )])));
             (failed(&e), Outcome::Failed)
         }
         Ended::Returned(Err(TaskError::Failed { exception })) => {

@@ -22,14 +22,15 @@ for i = 2, #ARGV, 8 do
     out[#out + 1] = 0
   else
     local errs = {}
-    -- A wrong type is this job's problem: note it and write the rest. Anything else (OOM
-    -- under maxmemory, a replica) fails the whole call, to be retried: the token is removed
-    -- last, so a retry re-applies this job's writes and skips the jobs already finished.
+    -- A wrong type is this job's problem: note it (naming the key, so the stray key is found)
+    -- and write the rest. Anything else (OOM under maxmemory, a replica) fails the whole call,
+    -- to be retried: the token is removed last, so a retry re-applies this job's writes and
+    -- skips the jobs already finished.
     local function try(...)
       local r = redis.pcall(...)
       if type(r) == 'table' and r.err then
         if string.sub(r.err, 1, 9) ~= 'WRONGTYPE' then error(r) end
-        errs[#errs + 1] = r.err
+        errs[#errs + 1] = select(2, ...) .. ': ' .. r.err
       end
     end
     if kind == 'retry' then

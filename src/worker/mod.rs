@@ -3,8 +3,8 @@
 //! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
 //! ([`execute`] strings the middle three together; `running.rs` holds the running jobs, each
 //! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`). Beside them: [`renew`],
-//! [`identity`], [`abort`], [`cron`], [`health`] and [`wakeup`]. What they share is in
-//! [`shared`], below all of them.
+//! [`identity`], [`abort`], [`cron`], [`health`], `stuck` and [`wakeup`]. What they share
+//! is in [`shared`], below all of them.
 
 pub mod abort;
 pub mod admission;
@@ -23,6 +23,7 @@ pub mod renew;
 mod running;
 pub mod settings;
 pub mod shared;
+mod stuck;
 pub mod wakeup;
 
 pub use identity::IdentityError;
@@ -192,6 +193,7 @@ impl Worker {
             burst_started: 0,
             seen_connections: 0,
             last_abort_clean: None,
+            stuck: stuck::StuckCheck::default(),
             shared,
         };
         let wake = Arc::new(Notify::new());

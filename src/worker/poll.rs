@@ -32,6 +32,7 @@ pub(super) struct Poller {
     pub burst_started: u64,
     pub seen_connections: u64,
     pub last_abort_clean: Option<Instant>,
+    pub stuck: super::stuck::StuckCheck,
 }
 
 /// What one poll found.
@@ -65,8 +66,13 @@ impl Poller {
             .unwrap_or(false);
         if self.shared.settings.allow_abort_jobs {
             let r = self.abort_step(&mut conn).await;
-            self.note("reading aborts", r, &mut polled.failed);
+            self.note("reading aborts (arq:abort)", r, &mut polled.failed);
         }
+        let r = self
+            .stuck
+            .maybe_check(&mut conn, &self.shared.settings.queue_name, now_ms())
+            .await;
+        self.note("checking for stuck jobs", r, &mut polled.failed);
         let r = self
             .health
             .maybe_write(&mut conn, &self.shared, self.running.len())

@@ -428,3 +428,117 @@ pub fn python_results(queue: &str, ids: &[String], codec: &str) -> Vec<serde_jso
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()
 }
+
+/// A Python arq worker running `{module}.WorkerSettings` from `tests/python/` (which may build
+/// on `benches/python/arq_reference.py`), killed on drop.
+pub fn python_worker_with(module: &str, queue: &str, env: &[(&str, &str)]) -> PythonWorker {
+    let arq = python().with_file_name("arq");
+    let log = std::env::temp_dir().join(format!("arq-python-{}.log", uid()));
+    let file = std::fs::File::create(&log).expect("log file");
+    let mut cmd = Command::new(arq);
+    cmd.arg(format!("{module}.WorkerSettings"))
+        .current_dir(project_root().join("tests/python"))
+        .env("PYTHONPATH", project_root().join("benches/python"))
+        .env("BENCH_REDIS_URL", redis_url())
+        .env("BENCH_QUEUE", queue)
+        .env("ARQ_POLL_DELAY", "0.05")
+        .stdout(Stdio::null())
+        .stderr(file);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    PythonWorker {
+        child: cmd.spawn().expect("start python arq worker"),
+        log,
+    }
+}
+
+/// The environment that runs a process with its clock `offset` away (libfaketime, e.g.
+/// `"+5s"`); panics when libfaketime is not installed (scripts/test installs `faketime`).
+pub fn faketime_env(offset: &str) -> Vec<(String, String)> {
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("libfaketime not installed (Debian package faketime; scripts/test installs it)");
+    vec![
+        ("LD_PRELOAD".into(), lib.into()),
+        ("FAKETIME".into(), offset.into()),
+    ]
+}
+
+/// A client for `queue` on any Redis.
+pub fn client_at(
+    url: &str,
+    queue: &str,
+    codec: lyanna_worker::codec::Codec,
+) -> lyanna_worker::client::Client {
+    let redis = lyanna_worker::conn::Redis::new(&lyanna_worker::conn::RedisSettings::from_url(url))
+        .expect("redis settings");
+    lyanna_worker::client::Client::new(redis, queue, codec)
+}
+
+/// `s` without ANSI colour codes (the text log colours field names: `job_id=` is split).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Lines of `log` (colour codes ignored) that contain every one of `needles`.
+pub fn count_lines_with(log: &str, needles: &[&str]) -> usize {
+    strip_ansi(log)
+        .lines()
+        .filter(|l| needles.iter().all(|n| l.contains(n)))
+        .count()
+}
+
+/// Lines of `log` (colour codes ignored) that contain `needle`.
+pub fn count_lines(log: &str, needle: &str) -> usize {
+    count_lines_with(log, &[needle])
+}
+
+/// Starts `lyanna-worker --settings Diagnostics --http-addr off` on `queue` at `url` with
+/// `extra` (for flags `WorkerProcess::start` sets already: clap takes each flag once).
+pub fn worker_at(url: &str, queue: &str, extra: &[&str]) -> WorkerProcess {
+    worker_at_with(url, queue, extra, &[])
+}
+
+/// [`worker_at`] with extra environment variables.
+pub fn worker_at_with(
+    url: &str,
+    queue: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> WorkerProcess {
+    let mut args = vec![
+        "--settings",
+        "Diagnostics",
+        "--queue",
+        queue,
+        "--http-addr",
+        "off",
+        "--redis-url",
+        url,
+    ];
+    if !extra.contains(&"--poll-delay") {
+        args.extend_from_slice(&["--poll-delay", "0.05"]);
+    }
+    args.extend_from_slice(extra);
+    WorkerProcess::spawn(&args, env)
+}
