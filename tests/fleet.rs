@@ -126,10 +126,14 @@ fn crash_recovery_after_sigkill() {
 /// arq's id `cron:tick:{unix ms}` (ms ending in 123, the default microsecond 123456).
 #[test]
 fn cron_ticks_run_once_across_three_workers() {
+    // Cron ids (`cron:tick:{ms}`) are global in arq, not per queue: a private Redis, so
+    // another test's per-second cron cannot take our ticks.
+    let server = RedisServer::start(&[]);
+    let url = server.url();
     let q = unique_queue("cron");
     let env = [("DIAGNOSTICS_CRON", "every-second")];
     let mut workers: Vec<_> = (0..3)
-        .map(|_| WorkerProcess::start_with(&q, &[], &env))
+        .map(|_| worker_at_with(&url, &q, &[], &env))
         .collect();
     std::thread::sleep(Duration::from_secs(6));
     for w in &mut workers {
@@ -137,7 +141,7 @@ fn cron_ticks_run_once_across_three_workers() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ticks: Vec<String> = rt.block_on(async {
-        let mut conn = redis_conn(&redis_url()).await;
+        let mut conn = redis_conn(&url).await;
         let t: Vec<String> = redis::cmd("LRANGE")
             .arg(format!("{q}:ticks"))
             .arg(0)
