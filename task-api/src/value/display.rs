@@ -188,3 +188,55 @@ impl fmt::Display for Value {
         }
     }
 }
+
+/// A `fmt::Write` that keeps the first `max` bytes and then stops the formatter.
+struct Prefix {
+    out: String,
+    max: usize,
+}
+
+impl fmt::Write for Prefix {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.max - self.out.len();
+        if s.len() <= room {
+            self.out.push_str(s);
+            return Ok(());
+        }
+        let mut cut = room;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.out.push_str(&s[..cut]);
+        Err(fmt::Error)
+    }
+}
+
+impl Value {
+    /// The first `max` bytes of the repr, and whether it was cut; formatting stops there, so
+    /// a log line of `['x' * 1_000_000] * 100` costs `max` bytes, not 100 MB.
+    pub fn repr_prefix(&self, max: usize) -> (String, bool) {
+        use fmt::Write;
+        let mut w = Prefix {
+            out: String::new(),
+            max,
+        };
+        let cut = write!(w, "{self}").is_err();
+        (w.out, cut)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn prefix_stops_early() {
+        let big = Value::Shared(Arc::new(Value::str("x".repeat(1_000_000))));
+        let v = Value::List(vec![big; 100]);
+        let (s, cut) = v.repr_prefix(10);
+        assert_eq!(s, "['xxxxxxxx");
+        assert!(cut);
+        assert_eq!(Value::Int(5).repr_prefix(10), ("5".to_string(), false));
+    }
+}
