@@ -18,7 +18,7 @@ const ITEM_BYTES: usize = std::mem::size_of::<Item>();
 /// Strings up to this size are copied when read back from the memo rather than shared.
 const SHARE_ABOVE: usize = 64;
 
-/// Nesting depth and expanded size (nodes, strings counting one per 64 bytes) of a value.
+/// Nesting depth and expanded size (nodes, strings counting one per 4 KiB) of a value.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Meta {
     pub depth: usize,
@@ -34,7 +34,7 @@ impl Meta {
         };
         Meta {
             depth: 0,
-            nodes: 1 + (len / 64) as u64,
+            nodes: 1 + (len / 4096) as u64,
         }
     }
     /// The meta of a container holding values with metas `children`.
@@ -104,10 +104,10 @@ fn is_heavy(v: &Value) -> bool {
         Value::Str(s) => s.len() > SHARE_ABOVE,
         Value::Bytes(b) | Value::ByteArray(b) | Value::SurrogateStr(b) => b.len() > SHARE_ABOVE,
         Value::Decimal(d) => d.len() > SHARE_ABOVE,
-        Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
-            !xs.is_empty()
-        }
-        Value::Dict(kv) => !kv.is_empty(),
+        Value::Tuple(xs) | Value::FrozenSet(xs) => !xs.is_empty(),
+        // Mutable containers even when empty: one referred to while still being filled is
+        // a value containing itself, which must be refused, not silently copied.
+        Value::List(_) | Value::Set(_) | Value::Dict(_) => true,
         Value::Object(_) | Value::BigInt(_) => true,
         _ => false,
     }
