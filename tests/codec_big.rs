@@ -51,13 +51,22 @@ fn shared_rows_and_big_strings_stay_small() {
     );
     let rows = Value::List(vec![Value::Shared(Arc::new(row)); 5000]);
     let bytes = Codec::Pickle.encode(&rows).unwrap();
-    assert!(bytes.len() < 12_000, "[row] * 5000 pickles to {} bytes", bytes.len());
+    assert!(
+        bytes.len() < 12_000,
+        "[row] * 5000 pickles to {} bytes",
+        bytes.len()
+    );
     let got = decode(&bytes).unwrap();
     assert_eq!(got, rows);
     // Echoed back it stays as small as Python's pickle of it.
     assert_eq!(Codec::Pickle.encode(&got).unwrap(), bytes);
 
-    let big = Value::List(vec![Value::Shared(Arc::new(Value::str("x".repeat(1_000_000)))); 100]);
+    let big = Value::List(vec![
+        Value::Shared(Arc::new(Value::str(
+            "x".repeat(1_000_000)
+        )));
+        100
+    ]);
     let bytes = Codec::Pickle.encode(&big).unwrap();
     assert!(bytes.len() < 1_001_000);
     let (got, took) = timed(|| decode(&bytes).unwrap());
@@ -89,7 +98,10 @@ fn memo_bomb_refused_in_milliseconds() {
     // A few levels are an ordinary shared structure.
     let small = decode(&memo_bomb(4)).unwrap();
     assert_eq!(small.as_seq().unwrap().len(), 5);
-    assert_eq!(small.as_seq().unwrap()[2].to_string(), "[[[], []], [[], []]]");
+    assert_eq!(
+        small.as_seq().unwrap()[2].to_string(),
+        "[[[], []], [[], []]]"
+    );
     // JSON cannot carry references: the encoder refuses the expansion before writing.
     let big = decode(&memo_bomb(18)).unwrap();
     assert!(Codec::Json.encode_within(&big, 1 << 20).is_err());

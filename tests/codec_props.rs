@@ -2,10 +2,10 @@
 //! makes a decoder panic.
 
 use lyanna_task_api::{PyObject, TzInfo, Value};
-use std::sync::Arc;
 use lyanna_worker::codec::{Codec, Globals};
 use num_bigint::BigInt;
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn scalar(floats: bool) -> BoxedStrategy<Value> {
     let mut options = vec![
@@ -112,16 +112,24 @@ fn stdlib_value() -> BoxedStrategy<Value> {
             ]);
             Value::SurrogateStr(b)
         }),
-        (0u8..24, 0u8..60, 0u8..60, 0u32..1_000_000, any::<bool>(), tz.clone()).prop_map(
-            |(hour, minute, second, microsecond, fold, tz)| Value::Time {
-                hour,
-                minute,
-                second,
-                microsecond,
-                fold,
-                tz
-            }
-        ),
+        (
+            0u8..24,
+            0u8..60,
+            0u8..60,
+            0u32..1_000_000,
+            any::<bool>(),
+            tz.clone()
+        )
+            .prop_map(
+                |(hour, minute, second, microsecond, fold, tz)| Value::Time {
+                    hour,
+                    minute,
+                    second,
+                    microsecond,
+                    fold,
+                    tz
+                }
+            ),
         (1u16..9999, 1u8..13, 1u8..29, 0u8..24, any::<bool>(), tz).prop_map(
             |(year, month, day, hour, fold, tz)| Value::DateTime {
                 year,

@@ -15,7 +15,11 @@ fn every_protocol_decodes_and_protocol_4_reencodes_exactly() {
     assert!(vectors.len() >= 180, "{} vectors", vectors.len());
     let (mut decoded, mut exact) = (0, 0);
     for v in &vectors {
-        let name = format!("{} (protocol {})", v["name"].as_str().unwrap(), v["protocol"]);
+        let name = format!(
+            "{} (protocol {})",
+            v["name"].as_str().unwrap(),
+            v["protocol"]
+        );
         let bytes = hex(v["hex"].as_str().unwrap());
         let want = tagged(&v["value"]);
         let got = Codec::Pickle
@@ -47,7 +51,9 @@ fn shared_references_stay_shared() {
         let Value::Shared(first) = &rows[0] else {
             panic!("row not shared: {:?}", rows[0].type_name())
         };
-        assert!(rows.iter().all(|r| matches!(r, Value::Shared(a) if std::sync::Arc::ptr_eq(a, first))));
+        assert!(rows
+            .iter()
+            .all(|r| matches!(r, Value::Shared(a) if std::sync::Arc::ptr_eq(a, first))));
     }
 }
 
@@ -65,7 +71,10 @@ fn fold_zone_and_names_survive() {
     match find("datetime_ny_fold") {
         Value::DateTime { fold, tz, .. } => {
             assert!(fold);
-            assert_eq!(tz.as_deref(), Some(&TzInfo::Zone("America/New_York".into())));
+            assert_eq!(
+                tz.as_deref(),
+                Some(&TzInfo::Zone("America/New_York".into()))
+            );
         }
         other => panic!("{other}"),
     }
@@ -76,9 +85,15 @@ fn fold_zone_and_names_survive() {
             name: Some("IST".into())
         })
     );
-    assert_eq!(find("decimal_big").as_decimal(), Some("123456789012345678901234567890.000000001"));
+    assert_eq!(
+        find("decimal_big").as_decimal(),
+        Some("123456789012345678901234567890.000000001")
+    );
     assert_eq!(find("bytearray").type_name(), "bytearray");
-    assert_eq!(find("uuid").to_string(), "UUID('12345678-1234-5678-1234-567812345678')");
+    assert_eq!(
+        find("uuid").to_string(),
+        "UUID('12345678-1234-5678-1234-567812345678')"
+    );
 }
 
 #[test]
@@ -87,7 +102,11 @@ fn msgpack_and_json_carry_what_python_s_do() {
     let back = Codec::Msgpack
         .decode(&Codec::Msgpack.encode(&bytearray).unwrap(), Globals::Refuse)
         .unwrap();
-    assert_eq!(back, Value::Bytes(b"ab".to_vec()), "msgpack packs bytearray as bin");
+    assert_eq!(
+        back,
+        Value::Bytes(b"ab".to_vec()),
+        "msgpack packs bytearray as bin"
+    );
     for v in [
         Value::Decimal("1.1".into()),
         Value::Uuid([0; 16]),
@@ -102,7 +121,10 @@ fn msgpack_and_json_carry_what_python_s_do() {
         Value::SurrogateStr(vec![0xed, 0xa0, 0xbd]),
     ] {
         assert!(
-            matches!(Codec::Msgpack.encode(&v), Err(CodecError::Unrepresentable { .. })),
+            matches!(
+                Codec::Msgpack.encode(&v),
+                Err(CodecError::Unrepresentable { .. })
+            ),
             "{v}"
         );
     }
@@ -117,10 +139,13 @@ fn msgpack_and_json_carry_what_python_s_do() {
 #[test]
 fn refused_forms_stay_refused() {
     // getattr of anything but ZoneInfo._unpickle, and copyreg._reconstructor of other classes.
-    let getattr_os = b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x02os\x8c\x06system\x93\x8c\x01x\x86R.";
+    let getattr_os =
+        b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x02os\x8c\x06system\x93\x8c\x01x\x86R.";
     assert!(Codec::Pickle.decode(getattr_os, Globals::Refuse).is_err());
     let getattr_zone_other = b"\x80\x04\x8c\x08builtins\x8c\x07getattr\x93\x8c\x08zoneinfo\x8c\x08ZoneInfo\x93\x8c\x05clear\x86R).";
-    assert!(Codec::Pickle.decode(getattr_zone_other, Globals::Refuse).is_err());
+    assert!(Codec::Pickle
+        .decode(getattr_zone_other, Globals::Refuse)
+        .is_err());
     let bad_decimal = b"\x80\x04\x8c\x07decimal\x8c\x07Decimal\x93\x8c\x031x2\x85R.";
     assert!(Codec::Pickle.decode(bad_decimal, Globals::Refuse).is_err());
 }

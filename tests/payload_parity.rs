@@ -38,7 +38,11 @@ fn echo_parity_with_python_worker() {
         serde_json::json!(["fails", "not_importable"]),
         "{summary}"
     );
-    assert_eq!(summary["echo_equal"].as_u64().unwrap(), cases - 2, "{summary}");
+    assert_eq!(
+        summary["echo_equal"].as_u64().unwrap(),
+        cases - 2,
+        "{summary}"
+    );
 
     let queue = unique_queue("parity-py");
     let mut py = PythonWorker::start(&queue, &[]);

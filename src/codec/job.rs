@@ -51,14 +51,21 @@ mod tests {
     use super::*;
 
     fn big_dict(n: i64) -> Value {
-        Value::Dict((0..n).map(|i| (Value::str(format!("k{i}")), Value::Int(i))).collect())
+        Value::Dict(
+            (0..n)
+                .map(|i| (Value::str(format!("k{i}")), Value::Int(i)))
+                .collect(),
+        )
     }
 
     #[tokio::test(flavor = "current_thread")]
     async fn small_inline_big_blocking_and_budget() {
         let limits = DecodeLimits::default();
         let small = Codec::Pickle.encode(&Value::Int(7)).unwrap();
-        assert_eq!(decode_job(Codec::Pickle, small, limits).await.unwrap(), Value::Int(7));
+        assert_eq!(
+            decode_job(Codec::Pickle, small, limits).await.unwrap(),
+            Value::Int(7)
+        );
 
         // 100k keys: above the inline threshold, so decoded on a blocking thread while this
         // (single-threaded) runtime stays free.
@@ -73,7 +80,9 @@ mod tests {
             }
             ticks
         });
-        let decoded = decode_job(Codec::Pickle, bytes.clone(), limits).await.unwrap();
+        let decoded = decode_job(Codec::Pickle, bytes.clone(), limits)
+            .await
+            .unwrap();
         assert_eq!(decoded, value);
         assert_eq!(ticker.await.unwrap(), 5);
 

@@ -4,11 +4,11 @@
 //! Pickle is arq's default (and lyanna's); msgpack and JSON are the common alternatives.
 
 mod job;
-mod size_scan;
 pub mod json;
 pub mod limits;
 pub mod msgpack;
 pub mod pickle;
+mod size_scan;
 
 pub use job::{decode_job, encode_result};
 pub use limits::{Budget, DecodeLimits};

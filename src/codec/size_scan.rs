@@ -82,7 +82,9 @@ fn msgpack_counts(b: &[u8]) -> Result<(u64, u64), CodecError> {
 pub(super) fn charge_msgpack(b: &[u8], budget: &mut Budget) -> Result<(), CodecError> {
     let (elems, bytes) = msgpack_counts(b)?;
     let per = (SLOT_BYTES + std::mem::size_of::<rmpv::Value>()) as u64;
-    let total = elems.saturating_mul(per).saturating_add(bytes + ALLOC_BYTES as u64);
+    let total = elems
+        .saturating_mul(per)
+        .saturating_add(bytes + ALLOC_BYTES as u64);
     budget.charge(usize::try_from(total).unwrap_or(usize::MAX))
 }
 

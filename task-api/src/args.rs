@@ -96,7 +96,9 @@ impl Args {
 
     /// A `bytes` or `bytearray` parameter.
     pub fn bytes(&self, func: &str, index: usize, name: &str) -> Result<Vec<u8>, TaskError> {
-        self.typed(func, index, name, "bytes", |v| v.as_bytes().map(<[u8]>::to_vec))
+        self.typed(func, index, name, "bytes", |v| {
+            v.as_bytes().map(<[u8]>::to_vec)
+        })
     }
 
     /// A `datetime.datetime`, `date` or `time` parameter (the value itself, zone and fold kept).

@@ -93,6 +93,9 @@ mod tests {
         ix.insert(&mut kv, Value::Int(1), Value::str("c"));
         assert_eq!(kv.len(), 2);
         assert_eq!(kv[0], (Value::Int(1), Value::str("c")));
-        assert_eq!(fingerprint(&Value::Float(1.0)), fingerprint(&Value::Bool(true)));
+        assert_eq!(
+            fingerprint(&Value::Float(1.0)),
+            fingerprint(&Value::Bool(true))
+        );
     }
 }

@@ -256,7 +256,9 @@ impl Pickler {
                 let us = microsecond.to_be_bytes();
                 let y = year.to_be_bytes();
                 let m = month | if *fold { 0x80 } else { 0 };
-                let state = vec![y[0], y[1], m, *day, *hour, *minute, *second, us[1], us[2], us[3]];
+                let state = vec![
+                    y[0], y[1], m, *day, *hour, *minute, *second, us[1], us[2], us[3],
+                ];
                 Some(self.save_temporal("datetime", state, tz.as_deref(), depth)?)
             }
             Value::Time {

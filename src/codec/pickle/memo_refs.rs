@@ -19,7 +19,9 @@ impl IndexSet {
         IndexSet {
             bits: Vec::new(),
             count: 0,
-            bound: u32::try_from(payload_len).unwrap_or(u32::MAX).saturating_add(1),
+            bound: u32::try_from(payload_len)
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
         }
     }
     pub(super) fn contains(&self, i: u32) -> bool {

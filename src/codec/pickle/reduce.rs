@@ -166,7 +166,10 @@ pub(super) fn is_decimal_text(s: &str) -> bool {
     if matches!(lower.as_str(), "infinity" | "inf") {
         return true;
     }
-    if let Some(d) = lower.strip_prefix("nan").or_else(|| lower.strip_prefix("snan")) {
+    if let Some(d) = lower
+        .strip_prefix("nan")
+        .or_else(|| lower.strip_prefix("snan"))
+    {
         return d.bytes().all(|b| b.is_ascii_digit());
     }
     let (mant, exp) = match lower.split_once('e') {

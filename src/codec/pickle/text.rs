@@ -121,7 +121,10 @@ mod tests {
             Value::SurrogateStr(lone.to_vec())
         );
         assert!(str_from_utf8(&[0xff]).is_err());
-        assert_eq!(raw_unicode_escape(b"\xe9\\u20ac").unwrap(), Value::str("é€"));
+        assert_eq!(
+            raw_unicode_escape(b"\xe9\\u20ac").unwrap(),
+            Value::str("é€")
+        );
         assert_eq!(
             raw_unicode_escape(b"\xe9\\ud83d").unwrap(),
             Value::SurrogateStr(vec![0xc3, 0xa9, 0xed, 0xa0, 0xbd])

@@ -49,8 +49,17 @@ impl PartialEq for Value {
                     tz: tz2,
                 },
             ) => {
-                (year, month, day, hour, minute, second, microsecond, fold, tz)
-                    == (y2, mo2, d2, h2, mi2, s2, us2, f2, tz2)
+                (
+                    year,
+                    month,
+                    day,
+                    hour,
+                    minute,
+                    second,
+                    microsecond,
+                    fold,
+                    tz,
+                ) == (y2, mo2, d2, h2, mi2, s2, us2, f2, tz2)
             }
             (
                 V::Date { year, month, day },

@@ -51,7 +51,11 @@ pub enum Value {
         tz: Option<Box<TzInfo>>,
     },
     /// `datetime.date`.
-    Date { year: u16, month: u8, day: u8 },
+    Date {
+        year: u16,
+        month: u8,
+        day: u8,
+    },
     /// `datetime.time`, with its zone and fold as for datetimes.
     Time {
         hour: u8,
