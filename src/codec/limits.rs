@@ -126,24 +126,6 @@ impl Budget {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proportional_with_floor_and_cap() {
-        let l = DecodeLimits::default();
-        assert_eq!(l.bytes_for(0), 4 << 20);
-        assert_eq!(l.bytes_for(1 << 20), (64 << 20) + (4 << 20));
-        assert_eq!(l.bytes_for(100 << 20), 256 << 20);
-        let mut b = l.budget(0);
-        assert!(b.charge(4 << 20).is_ok());
-        assert!(matches!(b.charge(1), Err(CodecError::OverBudget { .. })));
-        assert!(b.check_expanded(4_000_000).is_ok());
-        assert!(b.check_expanded(4_000_001).is_err());
-    }
-}
-
 /// Bytes a reference-free encoding of `v` (JSON, msgpack) would take, roughly, counting each
 /// shared subtree as often as it is referenced; computed in time linear in the shared tree,
 /// so a value built to expand exponentially is measured, not walked.
@@ -175,4 +157,22 @@ pub fn expanded_size(v: &Value) -> u64 {
         }
     }
     walk(v, &mut HashMap::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proportional_with_floor_and_cap() {
+        let l = DecodeLimits::default();
+        assert_eq!(l.bytes_for(0), 4 << 20);
+        assert_eq!(l.bytes_for(1 << 20), (64 << 20) + (4 << 20));
+        assert_eq!(l.bytes_for(100 << 20), 256 << 20);
+        let mut b = l.budget(0);
+        assert!(b.charge(4 << 20).is_ok());
+        assert!(matches!(b.charge(1), Err(CodecError::OverBudget { .. })));
+        assert!(b.check_expanded(4_000_000).is_ok());
+        assert!(b.check_expanded(4_000_001).is_err());
+    }
 }

@@ -217,7 +217,14 @@ impl<'a> Vm<'a> {
     /// Settles memo entries and drops dict indexes of slots `from..` before they leave the
     /// stack.
     fn leave_from(&mut self, from: usize) -> Result<(), CodecError> {
-        drop(self.dicts.split_off(&from));
+        // Checked first: this runs on every pop, and split_off allocates even when it moves
+        // nothing.
+        if self.dicts.last_key_value().is_some_and(|(&k, _)| k >= from) {
+            drop(self.dicts.split_off(&from));
+        }
+        if self.pending.last_key_value().is_none_or(|(&k, _)| k < from) {
+            return Ok(());
+        }
         let moved = self.pending.split_off(&from);
         for (slot, idxs) in moved {
             let item = self.share_slot(slot)?;

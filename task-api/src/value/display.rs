@@ -60,7 +60,7 @@ fn offset(f: &mut fmt::Formatter<'_>, off: i32) -> fmt::Result {
     let sign = if off < 0 { '-' } else { '+' };
     let a = off.unsigned_abs();
     write!(f, "{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)?;
-    if a % 60 != 0 {
+    if !a.is_multiple_of(60) {
         write!(f, ":{:02}", a % 60)?;
     }
     Ok(())
