@@ -167,3 +167,33 @@ fn dump_ours_when_asked() {
         std::fs::write(path, Codec::Pickle.encode(&got).unwrap()).unwrap();
     }
 }
+
+/// A task that returns its own args tuple: Python's result pickle refers to one tuple from
+/// both `a` and `r`, which must still read as a result.
+#[test]
+fn result_sharing_its_args_reads_back() {
+    use lyanna_worker::protocol::job::JobResult;
+    let args = Value::Shared(std::sync::Arc::new(Value::Tuple(vec![
+        Value::Int(1),
+        Value::str("x".repeat(100)),
+    ])));
+    let key = |k: &str| Value::str(k);
+    let result = Value::Dict(vec![
+        (key("t"), Value::Int(1)),
+        (key("f"), Value::str("echo")),
+        (key("a"), args.clone()),
+        (key("k"), Value::Dict(vec![])),
+        (key("et"), Value::Int(1)),
+        (key("s"), Value::Bool(true)),
+        (key("r"), args),
+        (key("st"), Value::Int(2)),
+        (key("ft"), Value::Int(3)),
+        (key("q"), Value::str("arq:queue")),
+        (key("id"), Value::str("abc")),
+    ]);
+    let bytes = Codec::Pickle.encode(&result).unwrap();
+    let back = Codec::Pickle.decode(&bytes, Globals::Opaque).unwrap();
+    let r = JobResult::from_value(back).unwrap();
+    assert_eq!(r.args.args.len(), 2);
+    assert_eq!(r.result.as_seq().unwrap()[0], Value::Int(1));
+}
