@@ -14,6 +14,35 @@ impl Args {
         Args { args, kwargs }
     }
 
+    /// The same arguments with every container and long string behind one `Arc`
+    /// ([`Value::Shared`]), so cloning them (for the task call and for the result's `a`/`k`
+    /// fields) copies pointers, not a 1M-item list; reads, `==` and encodings are unchanged
+    /// (pickle writes the second reference as a BINGET, as Python's result pickle does).
+    pub fn into_shared(self) -> Args {
+        fn share(v: Value) -> Value {
+            let heavy = match &v {
+                Value::Str(s) => s.len() > 64,
+                Value::Bytes(b) | Value::ByteArray(b) | Value::SurrogateStr(b) => b.len() > 64,
+                Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) => true,
+                Value::FrozenSet(_) | Value::Object(_) => true,
+                _ => false,
+            };
+            if heavy {
+                Value::Shared(std::sync::Arc::new(v))
+            } else {
+                v
+            }
+        }
+        Args {
+            args: self.args.into_iter().map(share).collect(),
+            kwargs: self
+                .kwargs
+                .into_iter()
+                .map(|(k, v)| (k, share(v)))
+                .collect(),
+        }
+    }
+
     /// Argument `index`, or the keyword `name` (Python lets either fill a parameter).
     pub fn get(&self, index: usize, name: &str) -> Option<&Value> {
         self.args
@@ -161,5 +190,23 @@ mod tests {
             "builtins.TypeError: f() argument 'd' must be UUID, not Decimal"
         );
         assert!(a.temporal("f", 0, "d").is_err());
+    }
+
+    #[test]
+    fn shared_args_clone_cheaply_and_read_the_same() {
+        let big = Value::List((0..1000).map(Value::Int).collect());
+        let a = Args::new(
+            vec![big.clone(), Value::Int(1)],
+            vec![("k".into(), big.clone())],
+        );
+        let shared = a.clone().into_shared();
+        assert_eq!(shared, a);
+        assert!(matches!(shared.args[0], Value::Shared(_)));
+        assert_eq!(shared.args[1], Value::Int(1));
+        let copy = shared.clone();
+        match (&copy.args[0], &shared.args[0]) {
+            (Value::Shared(x), Value::Shared(y)) => assert!(std::sync::Arc::ptr_eq(x, y)),
+            _ => unreachable!(),
+        }
     }
 }
