@@ -5,6 +5,12 @@
 //! JSON has no vectors (arq has no JSON serializer of its own): its bytes are our encoding of
 //! the value the pickle vector decodes to.
 //!
+//! `big/*`: the pickle decoder on dict-, list- and string-heavy payloads (100k-key dict, 1M
+//! ints, 100k strings of 100 chars), in MB/s. The bench writes those bytes to
+//! `target/codec-bench/` and then runs Python's `pickle.loads` on the same files
+//! (`benches/python/pickle_loads.py`, with `$PYTHON`, else the test venv, else `python3`), so
+//! both numbers are printed side by side.
+//!
 //! Run: `cargo bench --bench codecs`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -63,9 +69,82 @@ fn bench_payload(c: &mut Criterion, what: &str, name: &str, globals: Globals) {
     group.finish();
 }
 
+fn big_payloads() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "dict_100k",
+            Value::Dict(
+                (0..100_000)
+                    .map(|i| (Value::str(format!("key-{i}")), Value::Int(i)))
+                    .collect(),
+            ),
+        ),
+        (
+            "list_1m_ints",
+            Value::List((0..1_000_000).map(Value::Int).collect()),
+        ),
+        (
+            "strings_100k",
+            Value::List(
+                (0..100_000)
+                    .map(|i| Value::str(format!("{i:0>100}")))
+                    .collect(),
+            ),
+        ),
+    ]
+}
+
+fn python() -> String {
+    if let Ok(p) = std::env::var("PYTHON") {
+        return p;
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
+    if venv.exists() {
+        return venv.display().to_string();
+    }
+    "python3".to_string()
+}
+
+fn big(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/codec-bench");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let mut files = Vec::new();
+    let mut group = c.benchmark_group("big");
+    group.sample_size(10);
+    for (name, value) in big_payloads() {
+        let bytes = Codec::Pickle.encode(&value).expect("encodes");
+        let path = dir.join(format!("{name}.pickle"));
+        std::fs::write(&path, &bytes).expect("write payload");
+        files.push(path.display().to_string());
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(format!("decode/{name}"), |b| {
+            b.iter(|| {
+                Codec::Pickle
+                    .decode(black_box(&bytes), Globals::Refuse)
+                    .expect("decodes")
+            })
+        });
+    }
+    group.finish();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python/pickle_loads.py");
+    match std::process::Command::new(python())
+        .arg(script)
+        .args(&files)
+        .output()
+    {
+        Ok(out) if out.status.success() => print!("{}", String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => eprintln!(
+            "pickle_loads.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("no python to compare with: {e}"),
+    }
+}
+
 fn codecs(c: &mut Criterion) {
     bench_payload(c, "job", JOB, Globals::Refuse);
     bench_payload(c, "result", RESULT, Globals::Opaque);
+    big(c);
 }
 
 criterion_group!(benches, codecs);

@@ -218,7 +218,7 @@ pub fn parse_arg(s: &str) -> Value {
 /// A value as JSON for display: tuples and sets as arrays, bytes and datetimes as strings,
 /// exceptions as `{"type": "module.Name", "args": [...]}`.
 pub fn to_json(v: &Value) -> serde_json::Value {
-    match v {
+    match v.resolve() {
         Value::None => serde_json::Value::Null,
         Value::Bool(b) => json!(b),
         Value::Int(i) => json!(i),
@@ -230,7 +230,7 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::List(xs) | Value::Tuple(xs) | Value::Set(xs) | Value::FrozenSet(xs) => {
             serde_json::Value::Array(xs.iter().map(to_json).collect())
         }
-        Value::Dict(kv) if kv.iter().all(|(k, _)| matches!(k, Value::Str(_))) => {
+        Value::Dict(kv) if kv.iter().all(|(k, _)| k.as_str().is_some()) => {
             serde_json::Value::Object(
                 kv.iter()
                     .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), to_json(v)))

@@ -1,10 +1,11 @@
 //! Property tests: every codec round-trips the values it can represent, and no byte string
 //! makes a decoder panic.
 
-use lyanna_task_api::{PyObject, Value};
+use lyanna_task_api::{PyObject, TzInfo, Value};
 use lyanna_worker::codec::{Codec, Globals};
 use num_bigint::BigInt;
 use proptest::prelude::*;
+use std::sync::Arc;
 
 fn scalar(floats: bool) -> BoxedStrategy<Value> {
     let mut options = vec![
@@ -25,7 +26,7 @@ fn pickle_value() -> impl Strategy<Value = Value> {
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Bytes),
         (any::<u128>(), any::<bool>()).prop_map(|(n, neg)| {
             let b = BigInt::from(n) * BigInt::from(1u64 << 40);
-            Value::BigInt(if neg { -b } else { b })
+            Value::big(if neg { -b } else { b })
         }),
         (
             1u16..9999,
@@ -46,7 +47,8 @@ fn pickle_value() -> impl Strategy<Value = Value> {
                     minute,
                     second,
                     microsecond,
-                    utc_offset_s: off.map(|o| o / 60 * 60),
+                    fold: false,
+                    tz: off.map(|o| TzInfo::fixed(o / 60 * 60)),
                 }
             ),
         (1u16..9999, 1u8..13, 1u8..29).prop_map(|(year, month, day)| Value::Date {
@@ -61,7 +63,8 @@ fn pickle_value() -> impl Strategy<Value = Value> {
                 microseconds
             }
         ),
-        ".{0,20}".prop_map(|m| Value::Object(PyObject::new(
+        stdlib_value(),
+        ".{0,20}".prop_map(|m| Value::object(PyObject::new(
             "builtins",
             "RuntimeError",
             vec![Value::Str(m)]
@@ -72,8 +75,76 @@ fn pickle_value() -> impl Strategy<Value = Value> {
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::List),
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Tuple),
             dict_of(inner.clone()),
+            // One subtree referred to several times, as `[row] * n` pickles.
+            (inner.clone(), 2usize..5).prop_map(|(v, n)| {
+                let shared = Value::Shared(Arc::new(v));
+                Value::List(vec![shared; n])
+            }),
         ]
     })
+}
+
+/// Decimal, UUID, time, zoned and named-offset datetimes with fold, bytearray, surrogates.
+fn stdlib_value() -> BoxedStrategy<Value> {
+    let tz = prop_oneof![
+        Just(None),
+        Just(Some(TzInfo::utc())),
+        (-86_399i32..86_399, proptest::option::of("[A-Z]{1,5}")).prop_map(|(o, name)| Some(
+            Box::new(TzInfo::Fixed {
+                offset_s: o / 60 * 60,
+                name
+            })
+        )),
+        prop_oneof![Just("Europe/Berlin"), Just("America/New_York"), Just("UTC")]
+            .prop_map(|k| Some(Box::new(TzInfo::Zone(k.to_string())))),
+    ];
+    prop_oneof![
+        ("-?[0-9]{1,30}(\\.[0-9]{1,10})?(E[+-][0-9]{1,3})?").prop_map(Value::Decimal),
+        Just(Value::Decimal("NaN".into())),
+        any::<[u8; 16]>().prop_map(Value::Uuid),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::ByteArray),
+        ("[a-z]{0,5}", 0xd800u32..0xe000).prop_map(|(s, c)| {
+            let mut b = s.into_bytes();
+            b.extend_from_slice(&[
+                0xe0 | (c >> 12) as u8,
+                0x80 | ((c >> 6) & 0x3f) as u8,
+                0x80 | (c & 0x3f) as u8,
+            ]);
+            Value::SurrogateStr(b)
+        }),
+        (
+            0u8..24,
+            0u8..60,
+            0u8..60,
+            0u32..1_000_000,
+            any::<bool>(),
+            tz.clone()
+        )
+            .prop_map(
+                |(hour, minute, second, microsecond, fold, tz)| Value::Time {
+                    hour,
+                    minute,
+                    second,
+                    microsecond,
+                    fold,
+                    tz
+                }
+            ),
+        (1u16..9999, 1u8..13, 1u8..29, 0u8..24, any::<bool>(), tz).prop_map(
+            |(year, month, day, hour, fold, tz)| Value::DateTime {
+                year,
+                month,
+                day,
+                hour,
+                minute: 30,
+                second: 0,
+                microsecond: 0,
+                fold,
+                tz
+            }
+        ),
+    ]
+    .boxed()
 }
 
 /// Dicts with distinct string keys over `inner` values.

@@ -45,7 +45,7 @@ pub struct QueueSummary {
 /// Whether a result is arq's abort marker (CancelledError, or its message under msgpack/JSON).
 pub fn is_cancelled(r: &JobResult) -> bool {
     !r.success
-        && match &r.result {
+        && match r.result.resolve() {
             Value::Object(o) => o.name == "CancelledError",
             Value::Str(s) => s.starts_with("CancelledError"),
             _ => false,

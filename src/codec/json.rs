@@ -1,7 +1,11 @@
 //! JSON, as a queue configured with `json.dumps` / `json.loads` uses it. Tuples are arrays,
-//! dict keys become strings the way Python's `json.dumps` makes them; bytes, sets, datetimes and
-//! objects cannot be represented (Python's encoder refuses them too).
+//! dict keys become strings the way Python's `json.dumps` makes them; str with lone surrogates
+//! are written as `\ud83d` escapes, as Python does; bytes, bytearray, sets, datetimes,
+//! `Decimal`, `UUID` and objects cannot be represented (Python's encoder refuses them too).
+//! Shared references are written out in full.
 
+use super::limits::{expanded_size, DecodeLimits};
+use super::size_scan::charge_json;
 use super::{CodecError, MAX_DEPTH};
 use lyanna_task_api::Value;
 use num_bigint::BigInt;
@@ -15,6 +19,12 @@ fn unrepresentable(what: &str) -> CodecError {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Value, CodecError> {
+    decode_with(bytes, &DecodeLimits::default())
+}
+
+/// Decodes, refusing (before parsing) a document whose decoded size may pass its budget.
+pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<Value, CodecError> {
+    charge_json(bytes, &mut limits.budget(bytes.len()))?;
     // serde_json stops at 128 levels by itself, below our MAX_DEPTH.
     let v: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| CodecError::Malformed(format!("json: {e}")))?;
@@ -31,7 +41,7 @@ pub fn from_json(v: serde_json::Value) -> Value {
             if let Some(i) = n.as_i64() {
                 Value::Int(i)
             } else if let Some(u) = n.as_u64() {
-                Value::BigInt(BigInt::from(u))
+                Value::big(BigInt::from(u))
             } else {
                 Value::Float(n.as_f64().unwrap_or(f64::NAN))
             }
@@ -47,9 +57,72 @@ pub fn from_json(v: serde_json::Value) -> Value {
 }
 
 pub fn encode(v: &Value) -> Result<Vec<u8>, CodecError> {
+    encode_within(v, usize::MAX)
+}
+
+/// Encodes, refusing (before writing anything) a value whose encoding would pass
+/// `max_bytes`.
+pub fn encode_within(v: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecError> {
+    if expanded_size(v) > max_bytes as u64 {
+        return Err(CodecError::OverBudget {
+            limit: max_bytes,
+            what: "encoded bytes",
+        });
+    }
     let mut out = String::with_capacity(64);
     write_json(&mut out, v, 0)?;
     Ok(out.into_bytes())
+}
+
+/// The UTF-16 units of generalized UTF-8 (surrogates as 3-byte sequences).
+fn utf16_units(b: &[u8]) -> Vec<u16> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let (cp, n) = match c {
+            0x00..=0x7f => (u32::from(c), 1),
+            0xc0..=0xdf if i + 1 < b.len() => {
+                ((u32::from(c & 0x1f) << 6) | u32::from(b[i + 1] & 0x3f), 2)
+            }
+            0xe0..=0xef if i + 2 < b.len() => (
+                (u32::from(c & 0x0f) << 12)
+                    | (u32::from(b[i + 1] & 0x3f) << 6)
+                    | u32::from(b[i + 2] & 0x3f),
+                3,
+            ),
+            _ if i + 3 < b.len() => (
+                (u32::from(c & 0x07) << 18)
+                    | (u32::from(b[i + 1] & 0x3f) << 12)
+                    | (u32::from(b[i + 2] & 0x3f) << 6)
+                    | u32::from(b[i + 3] & 0x3f),
+                4,
+            ),
+            _ => (0xfffd, 1),
+        };
+        match char::from_u32(cp) {
+            Some(ch) => {
+                let mut buf = [0u16; 2];
+                out.extend_from_slice(ch.encode_utf16(&mut buf));
+            }
+            None => out.push(cp as u16),
+        }
+        i += n;
+    }
+    out
+}
+
+fn write_surrogate_str(out: &mut String, b: &[u8]) {
+    out.push('"');
+    for unit in utf16_units(b) {
+        match char::from_u32(u32::from(unit)) {
+            Some(c @ ' '..='~') if c != '"' && c != '\\' => out.push(c),
+            _ => {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out.push('"');
 }
 
 fn write_str(out: &mut String, s: &str) {
@@ -90,7 +163,7 @@ fn write_float(out: &mut String, f: f64) {
 
 /// Python's json.dumps turns non-string keys into strings.
 fn key_string(k: &Value) -> Result<String, CodecError> {
-    Ok(match k {
+    Ok(match k.resolve() {
         Value::Str(s) => s.clone(),
         Value::Int(i) => i.to_string(),
         Value::BigInt(b) => b.to_string(),
@@ -115,7 +188,7 @@ fn write_json(out: &mut String, v: &Value, depth: usize) -> Result<(), CodecErro
     if depth > MAX_DEPTH {
         return Err(CodecError::TooDeep);
     }
-    match v {
+    match v.resolve() {
         Value::None => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => {
@@ -126,6 +199,7 @@ fn write_json(out: &mut String, v: &Value, depth: usize) -> Result<(), CodecErro
         }
         Value::Float(f) => write_float(out, *f),
         Value::Str(s) => write_str(out, s),
+        Value::SurrogateStr(b) => write_surrogate_str(out, b),
         Value::List(xs) | Value::Tuple(xs) => {
             out.push('[');
             for (i, x) in xs.iter().enumerate() {

@@ -3,9 +3,15 @@
 //! arq lets every queue pick its serializer; all workers and producers of a queue must agree.
 //! Pickle is arq's default (and lyanna's); msgpack and JSON are the common alternatives.
 
+mod job;
 pub mod json;
+pub mod limits;
 pub mod msgpack;
 pub mod pickle;
+mod size_scan;
+
+pub use job::{decode_job, encode_result};
+pub use limits::{Budget, DecodeLimits};
 
 use lyanna_task_api::{PyObject, Value};
 
@@ -25,12 +31,14 @@ pub enum CodecError {
     TooDeep,
     #[error("unsupported pickle opcode 0x{opcode:02x} at byte {at}")]
     UnsupportedOpcode { opcode: u8, at: usize },
-    #[error("refusing to load global {module}.{name}: only datetime types are allowed in jobs")]
+    #[error("refusing to load global {module}.{name}: jobs may only carry the datetime types, Decimal, UUID, ZoneInfo and builtin containers")]
     ForbiddenGlobal { module: String, name: String },
     #[error("malformed payload: {0}")]
     Malformed(String),
     #[error("{codec} cannot represent {what}")]
     Unrepresentable { codec: &'static str, what: String },
+    #[error("refused: the payload needs more than its budget of {limit} {what}")]
+    OverBudget { limit: usize, what: &'static str },
 }
 
 /// How pickle treats globals other than the datetime family.
@@ -85,15 +93,40 @@ impl Codec {
         Ok(out)
     }
 
+    /// Decodes with the default [`DecodeLimits`].
     pub fn decode(self, bytes: &[u8], globals: Globals) -> Result<Value, CodecError> {
+        self.decode_with(bytes, globals, &DecodeLimits::default())
+    }
+
+    /// Decodes within `limits` (checked while decoding, before each allocation).
+    pub fn decode_with(
+        self,
+        bytes: &[u8],
+        globals: Globals,
+        limits: &DecodeLimits,
+    ) -> Result<Value, CodecError> {
         if bytes.len() > MAX_PAYLOAD_BYTES {
             return Err(CodecError::TooLarge(bytes.len()));
         }
         match self {
-            Codec::Pickle => pickle::decode(bytes, globals),
-            Codec::Msgpack => msgpack::decode(bytes),
-            Codec::Json => json::decode(bytes),
+            Codec::Pickle => pickle::decode_with(bytes, globals, limits),
+            Codec::Msgpack => msgpack::decode_with(bytes, limits),
+            Codec::Json => json::decode_with(bytes, limits),
         }
+    }
+
+    /// Encodes, refusing once the output would pass `max_bytes`.
+    pub fn encode_within(self, value: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecError> {
+        let max = max_bytes.min(MAX_PAYLOAD_BYTES);
+        let out = match self {
+            Codec::Pickle => pickle::encode_within(value, max)?,
+            Codec::Msgpack => msgpack::encode_within(value, max)?,
+            Codec::Json => json::encode_within(value, max)?,
+        };
+        if out.len() > max {
+            return Err(CodecError::TooLarge(out.len()));
+        }
+        Ok(out)
     }
 
     /// The `r` field of a failure result: the exception itself where the codec can carry it
@@ -102,7 +135,7 @@ impl Codec {
     /// "unable to serialize result" there; a message says more).
     pub fn exception_value(self, exc: &PyObject) -> Value {
         match self {
-            Codec::Pickle => Value::Object(exc.clone()),
+            Codec::Pickle => Value::object(exc.clone()),
             Codec::Msgpack | Codec::Json => {
                 let msg = exc.message();
                 if msg.is_empty() {

@@ -146,11 +146,10 @@ impl Fields {
         Fields(items)
     }
     fn take_opt(&mut self, name: &str) -> Option<Value> {
-        let i = self
-            .0
-            .iter()
-            .position(|(k, _)| matches!(k, Value::Str(s) if s == name))?;
-        Some(self.0.swap_remove(i).1)
+        let i = self.0.iter().position(|(k, _)| k.as_str() == Some(name))?;
+        // A field the payload also refers to elsewhere (a task returning its own args tuple)
+        // arrives shared; the job and result fields are read as plain values.
+        Some(self.0.swap_remove(i).1.into_resolved())
     }
     fn take(&mut self, name: &str) -> Result<Value, FormatError> {
         self.take_opt(name)
@@ -183,7 +182,7 @@ fn parse_args(a: Value, k: Value) -> Result<Args, FormatError> {
     let kwargs = match k {
         Value::Dict(kv) => kv
             .into_iter()
-            .map(|(k, v)| match k {
+            .map(|(k, v)| match k.into_resolved() {
                 Value::Str(s) => Ok((s, v)),
                 other => Err(FormatError(format!(
                     "keyword names must be str, got {}",

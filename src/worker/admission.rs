@@ -7,7 +7,7 @@ use super::claim::Claimed;
 use super::finish::FinishOp;
 use super::outcome::{cancelled, exc, job_execution_failed, Known, Outcome};
 use super::shared::{Entry, Shared};
-use crate::codec::Globals;
+use crate::codec::{decode_job, DecodeLimits};
 use crate::protocol::job::Job;
 use crate::protocol::{keys, now_ms};
 use lyanna_task_api::value::py_repr;
@@ -35,7 +35,7 @@ pub(crate) struct Admitted {
 /// Runs the checks; `Err` is the job's finish when it may not run.
 pub(crate) async fn admit(
     shared: &Shared,
-    c: &Claimed,
+    c: &mut Claimed,
     enqueue_time: &AtomicI64,
 ) -> Result<Admitted, (FinishOp, Outcome)> {
     let mut k = Known {
@@ -58,7 +58,8 @@ pub(crate) async fn admit(
         let msg = "job id is not valid UTF-8".to_string();
         return Err(shared.failed_early(&k, job_execution_failed(msg)));
     }
-    let Some(payload) = c.payload.as_deref() else {
+    // Moved out: the payload is dropped as soon as it is decoded.
+    let Some(payload) = c.payload.take() else {
         warn!("job expired");
         return Err(shared.failed_early(&k, job_execution_failed("job expired".into())));
     };
@@ -70,14 +71,23 @@ pub(crate) async fn admit(
         let msg = format!("max {max} retries exceeded");
         return Err(shared.failed_early(&k, job_execution_failed(msg)));
     }
-    let job = match shared
-        .settings
-        .codec
-        .decode(payload, Globals::Refuse)
+    // Big payloads are decoded off the async runtime, under a memory budget proportional to
+    // their size and capped by --max-job-memory (checked while decoding, before allocating).
+    let limits = DecodeLimits {
+        max_bytes: usize::try_from(shared.settings.max_job_memory).unwrap_or(usize::MAX),
+        ..DecodeLimits::default()
+    };
+    let decoded = decode_job(shared.settings.codec, payload, limits).await;
+    let job = match decoded
         .map_err(|e| e.to_string())
         .and_then(|v| Job::from_value(v).map_err(|e| e.to_string()))
     {
-        Ok(job) => job,
+        // Shared from here on: the call, the log line and the result read the same arguments
+        // without copying them.
+        Ok(mut job) => {
+            job.args = job.args.into_shared();
+            job
+        }
         Err(e) => {
             warn!(error = %e, "deserializing job failed");
             let err = exc(

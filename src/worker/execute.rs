@@ -25,12 +25,12 @@ pub use lyanna_task_api::value::py_repr;
 /// job; `stop` when the worker gives up waiting for running jobs at shutdown.
 pub(crate) async fn run_job(
     shared: Arc<Shared>,
-    c: Claimed,
+    mut c: Claimed,
     abort: CancellationToken,
     enqueue_time: Arc<AtomicI64>,
     stop: CancellationToken,
 ) -> (FinishOp, Outcome) {
-    let a = match admit(&shared, &c, &enqueue_time).await {
+    let a = match admit(&shared, &mut c, &enqueue_time).await {
         Ok(a) => a,
         Err(early) => return early,
     };
@@ -83,7 +83,7 @@ pub(crate) async fn run_job(
             info!(
                 "{took:6.2}s ← {id}:{} ● {}",
                 job.function,
-                super::log::truncate(&v.to_string())
+                super::log::value_summary(&v)
             );
             (done(true, v), Outcome::Complete)
         }

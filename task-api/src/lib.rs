@@ -22,4 +22,4 @@ pub use args::Args;
 pub use context::{JobContext, RedisProvider};
 pub use error::TaskError;
 pub use task_set::{CronJob, CronSchedule, FunctionOptions, Hook, TaskFn, TaskFunction, TaskSet};
-pub use value::{PyObject, Value};
+pub use value::{PyObject, TzInfo, Value};

@@ -1,17 +1,22 @@
-//! Protocol-4 pickling, opcode for opcode what CPython's C pickler writes for the same tree
-//! (values with no shared references), so Python reads our results exactly like its own.
+//! Protocol-4 pickling, opcode for opcode what CPython's C pickler writes for the same tree,
+//! so Python reads our results exactly like its own. A [`Value::Shared`] is written once and
+//! referred back to with BINGET, as Python does for an object it meets again; so are the
+//! objects CPython keeps one of (`timezone.utc`, a `ZoneInfo` per key, interned names).
 
 use super::opcodes::*;
 use crate::codec::{CodecError, MAX_DEPTH};
 use lyanna_task_api::{PyObject, Value};
 use num_bigint::BigInt;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// CPython's `_FRAME_SIZE_TARGET` and `_FRAME_SIZE_MIN`.
 const FRAME_TARGET: usize = 64 * 1024;
 const FRAME_MIN: usize = 4;
 /// CPython's `_BATCHSIZE` for APPENDS / SETITEMS / ADDITEMS.
 const BATCH: usize = 1000;
+
+mod stdlib;
 
 struct Pickler {
     out: Vec<u8>,
@@ -23,9 +28,21 @@ struct Pickler {
     classes: HashMap<(String, String), u32>,
     /// Module and class name strings already written, to refer back to like CPython does.
     names: HashMap<String, u32>,
+    /// Shared values already written, by address.
+    shared: HashMap<usize, u32>,
+    /// `timezone.utc` and `ZoneInfo` objects already written (singletons in CPython).
+    zones: HashMap<String, u32>,
+    /// Refuse to grow the output past this many bytes.
+    limit: usize,
 }
 
+/// Pickles `value` (protocol 4).
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
+    encode_within(value, usize::MAX)
+}
+
+/// Pickles `value`, refusing once the output would pass `max_bytes`.
+pub fn encode_within(value: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecError> {
     let mut p = Pickler {
         out: Vec::with_capacity(64),
         framing: false,
@@ -33,12 +50,16 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
         memo_len: 0,
         classes: HashMap::new(),
         names: HashMap::new(),
+        shared: HashMap::new(),
+        zones: HashMap::new(),
+        limit: max_bytes,
     };
     p.out.extend_from_slice(&[PROTO, 4]);
     p.framing = true;
     p.save(value, 0)?;
     p.write(&[STOP]);
     p.commit_frame();
+    p.check(0)?;
     Ok(p.out)
 }
 
@@ -73,6 +94,16 @@ impl Pickler {
         }
     }
 
+    fn check(&self, more: usize) -> Result<(), CodecError> {
+        if self.out.len().saturating_add(more) > self.limit {
+            return Err(CodecError::OverBudget {
+                limit: self.limit,
+                what: "encoded bytes",
+            });
+        }
+        Ok(())
+    }
+
     /// Large str/bytes bodies go outside any frame, as CPython writes them.
     fn write_payload(&mut self, header: &[u8], data: &[u8]) {
         if data.len() >= FRAME_TARGET {
@@ -103,38 +134,67 @@ impl Pickler {
         }
     }
 
-    fn save(&mut self, v: &Value, depth: usize) -> Result<(), CodecError> {
+    /// Writes `v`; returns the memo index Python would give the object itself, if any.
+    fn save(&mut self, v: &Value, depth: usize) -> Result<Option<u32>, CodecError> {
         if depth > MAX_DEPTH {
             return Err(CodecError::TooDeep);
         }
-        match v {
-            Value::None => self.write(&[NONE]),
-            Value::Bool(true) => self.write(&[NEWTRUE]),
-            Value::Bool(false) => self.write(&[NEWFALSE]),
-            Value::Int(i) => self.save_int(*i),
-            Value::BigInt(b) => self.save_long(b),
+        self.check(0)?;
+        let idx = match v {
+            Value::None => {
+                self.write(&[NONE]);
+                None
+            }
+            Value::Bool(true) => {
+                self.write(&[NEWTRUE]);
+                None
+            }
+            Value::Bool(false) => {
+                self.write(&[NEWFALSE]);
+                None
+            }
+            Value::Int(i) => {
+                self.save_int(*i);
+                None
+            }
+            Value::BigInt(b) => {
+                self.save_long(b);
+                None
+            }
             Value::Float(f) => {
                 let mut b = vec![BINFLOAT];
                 b.extend_from_slice(&f.to_be_bytes());
                 self.write(&b);
+                None
             }
-            Value::Str(s) => {
-                self.save_str(s);
-            }
+            Value::Str(s) => Some(self.save_str(s.as_bytes())?),
+            Value::SurrogateStr(b) => Some(self.save_str(b)?),
             Value::Bytes(b) => {
                 let header = sized_header(b.len(), SHORT_BINBYTES, BINBYTES, BINBYTES8);
+                self.check(b.len())?;
                 self.write_payload(&header, b);
-                self.memoize();
+                Some(self.memoize())
+            }
+            Value::ByteArray(b) => {
+                // bytearray() pickles with no arguments, any other with its bytes.
+                let args = if b.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Value::Bytes(b.clone())]
+                };
+                let o = PyObject::new("builtins", "bytearray", args);
+                Some(self.save_reduce(&o, depth)?)
             }
             Value::Tuple(items) => self.save_tuple(items, depth)?,
             Value::List(items) => {
                 self.write(&[EMPTY_LIST]);
-                self.memoize();
+                let idx = self.memoize();
                 self.batched(items, depth, APPEND, APPENDS)?;
+                Some(idx)
             }
             Value::Dict(kv) => {
                 self.write(&[EMPTY_DICT]);
-                self.memoize();
+                let idx = self.memoize();
                 for chunk in kv.chunks(BATCH) {
                     if let [(k, v)] = chunk {
                         self.save(k, depth + 1)?;
@@ -149,10 +209,11 @@ impl Pickler {
                         self.write(&[SETITEMS]);
                     }
                 }
+                Some(idx)
             }
             Value::Set(items) => {
                 self.write(&[EMPTY_SET]);
-                self.memoize();
+                let idx = self.memoize();
                 for chunk in items.chunks(BATCH) {
                     self.write(&[MARK]);
                     for x in chunk {
@@ -160,6 +221,7 @@ impl Pickler {
                     }
                     self.write(&[ADDITEMS]);
                 }
+                Some(idx)
             }
             Value::FrozenSet(items) => {
                 self.write(&[MARK]);
@@ -167,7 +229,7 @@ impl Pickler {
                     self.save(x, depth + 1)?;
                 }
                 self.write(&[FROZENSET]);
-                self.memoize();
+                Some(self.memoize())
             }
             Value::DateTime {
                 year,
@@ -177,26 +239,37 @@ impl Pickler {
                 minute,
                 second,
                 microsecond,
-                utc_offset_s,
+                fold,
+                tz,
             } => {
                 let us = microsecond.to_be_bytes();
                 let y = year.to_be_bytes();
+                let m = month | if *fold { 0x80 } else { 0 };
                 let state = vec![
-                    y[0], y[1], *month, *day, *hour, *minute, *second, us[1], us[2], us[3],
+                    y[0], y[1], m, *day, *hour, *minute, *second, us[1], us[2], us[3],
                 ];
-                let mut args = vec![Value::Bytes(state)];
-                if let Some(off) = utc_offset_s {
-                    args.push(Value::Object(timezone(*off)));
-                }
-                self.save_reduce(&PyObject::new("datetime", "datetime", args), depth)?;
+                Some(self.save_temporal("datetime", state, tz.as_deref(), depth)?)
+            }
+            Value::Time {
+                hour,
+                minute,
+                second,
+                microsecond,
+                fold,
+                tz,
+            } => {
+                let us = microsecond.to_be_bytes();
+                let h = hour | if *fold { 0x80 } else { 0 };
+                let state = vec![h, *minute, *second, us[1], us[2], us[3]];
+                Some(self.save_temporal("time", state, tz.as_deref(), depth)?)
             }
             Value::Date { year, month, day } => {
                 let y = year.to_be_bytes();
                 let state = vec![y[0], y[1], *month, *day];
-                self.save_reduce(
+                Some(self.save_reduce(
                     &PyObject::new("datetime", "date", vec![Value::Bytes(state)]),
                     depth,
-                )?;
+                )?)
             }
             Value::TimeDelta {
                 days,
@@ -208,12 +281,31 @@ impl Pickler {
                     Value::Int(i64::from(*seconds)),
                     Value::Int(i64::from(*microseconds)),
                 ];
-                self.save_reduce(&PyObject::new("datetime", "timedelta", args), depth)?;
+                Some(self.save_reduce(&PyObject::new("datetime", "timedelta", args), depth)?)
             }
-            Value::Object(o) => self.save_reduce(o, depth)?,
-        }
+            Value::Decimal(d) => {
+                let o = PyObject::new("decimal", "Decimal", vec![Value::Str(d.clone())]);
+                Some(self.save_reduce(&o, depth)?)
+            }
+            Value::Uuid(u) => Some(self.save_uuid(u)?),
+            Value::Object(o) => Some(self.save_reduce(o, depth)?),
+            Value::Shared(arc) => self.save_shared(arc, depth)?,
+        };
         self.opcode_boundary();
-        Ok(())
+        Ok(idx)
+    }
+
+    fn save_shared(&mut self, arc: &Arc<Value>, depth: usize) -> Result<Option<u32>, CodecError> {
+        let key = Arc::as_ptr(arc) as usize;
+        if let Some(&idx) = self.shared.get(&key) {
+            self.get(idx);
+            return Ok(Some(idx));
+        }
+        let idx = self.save(arc, depth)?;
+        if let Some(idx) = idx {
+            self.shared.insert(key, idx);
+        }
+        Ok(idx)
     }
 
     fn save_int(&mut self, i: i64) {
@@ -244,18 +336,20 @@ impl Pickler {
         self.write(&out);
     }
 
-    fn save_str(&mut self, s: &str) -> u32 {
+    /// A str body (UTF-8, surrogates as 3-byte sequences).
+    fn save_str(&mut self, s: &[u8]) -> Result<u32, CodecError> {
+        self.check(s.len())?;
         let header = sized_header(s.len(), SHORT_BINUNICODE, BINUNICODE, BINUNICODE8);
-        self.write_payload(&header, s.as_bytes());
+        self.write_payload(&header, s);
         let idx = self.memoize();
         self.opcode_boundary();
-        idx
+        Ok(idx)
     }
 
-    fn save_tuple(&mut self, items: &[Value], depth: usize) -> Result<(), CodecError> {
+    fn save_tuple(&mut self, items: &[Value], depth: usize) -> Result<Option<u32>, CodecError> {
         if items.is_empty() {
             self.write(&[EMPTY_TUPLE]);
-            return Ok(());
+            return Ok(None);
         }
         if items.len() <= 3 {
             for x in items {
@@ -269,8 +363,7 @@ impl Pickler {
             }
             self.write(&[TUPLE]);
         }
-        self.memoize();
-        Ok(())
+        Ok(Some(self.memoize()))
     }
 
     fn batched(
@@ -295,57 +388,43 @@ impl Pickler {
         Ok(())
     }
 
-    fn save_global(&mut self, module: &str, name: &str) {
+    fn save_global(&mut self, module: &str, name: &str) -> Result<(), CodecError> {
         let key = (module.to_string(), name.to_string());
         if let Some(&idx) = self.classes.get(&key) {
             self.get(idx);
         } else {
             // Module names are shared interned strings in CPython; a class name is its own
-            // object even when it equals the module's name (datetime.datetime).
-            for (kind, s) in [('m', module), ('n', name)] {
-                let key = format!("{kind}{s}");
-                match self.names.get(&key) {
-                    Some(&idx) => self.get(idx),
-                    None => {
-                        let idx = self.save_str(s);
-                        self.names.insert(key, idx);
-                    }
-                }
-            }
+            // object even when it equals the module's name (datetime.datetime). A builtin
+            // function's `__module__` is yet another 'builtins' object than a builtin type's.
+            let kind = if (module, name) == ("builtins", "getattr") {
+                "f"
+            } else {
+                "m"
+            };
+            self.save_name(format!("{kind}{module}"), module)?;
+            self.save_name(format!("n{name}"), name)?;
             self.write(&[STACK_GLOBAL]);
             let idx = self.memoize();
             self.classes.insert(key, idx);
         }
         self.opcode_boundary();
+        Ok(())
     }
 
     /// `cls(*args)` (+ BUILD of the state), as `object.__reduce_ex__(4)` gives for exceptions
     /// and the datetime types.
-    fn save_reduce(&mut self, o: &PyObject, depth: usize) -> Result<(), CodecError> {
-        self.save_global(&o.module, &o.name);
+    fn save_reduce(&mut self, o: &PyObject, depth: usize) -> Result<u32, CodecError> {
+        self.save_global(&o.module, &o.name)?;
         self.save_tuple(&o.args, depth + 1)?;
         self.opcode_boundary();
         self.write(&[REDUCE]);
-        self.memoize();
+        let idx = self.memoize();
         if let Some(state) = &o.state {
             self.save(state, depth + 1)?;
             self.write(&[BUILD]);
         }
-        Ok(())
+        Ok(idx)
     }
-}
-
-fn timezone(offset_s: i32) -> PyObject {
-    let off = i64::from(offset_s);
-    PyObject::new(
-        "datetime",
-        "timezone",
-        vec![Value::TimeDelta {
-            days: off.div_euclid(86_400),
-            seconds: off.rem_euclid(86_400) as i32,
-            microseconds: 0,
-        }],
-    )
 }
 
 fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Vec<u8> {
