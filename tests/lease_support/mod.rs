@@ -59,10 +59,26 @@ pub async fn enqueue(
         }),
         ..Default::default()
     };
-    c.enqueue(function, lyanna_worker::Args::new(args, vec![]), opts)
-        .await
-        .expect("enqueue")
-        .expect("fresh id")
+    // A private server that has just started (or a loaded machine) may not answer the first
+    // connection in time: retry for a while before calling the enqueue failed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match c
+            .enqueue(
+                function,
+                lyanna_worker::Args::new(args.clone(), vec![]),
+                opts.clone(),
+            )
+            .await
+        {
+            Ok(id) => return id.expect("fresh id"),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("enqueue failed ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("enqueue: {e:?}"),
+        }
+    }
 }
 
 /// The result of `id`, retrying while the client's connection recovers from an outage.
