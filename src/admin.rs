@@ -1,11 +1,13 @@
 //! The admin HTTP server, apart from the work: `/livez` (the worker's loop is turning),
 //! `/readyz` (Redis and the task set's dependencies answer, and we are not shutting down) and
-//! `/metrics` (Prometheus text). Kubernetes probes these (see `k8s/lyanna-arq.yaml`): keep the
+//! `/metrics` (Prometheus text; the queue's size and the age of its oldest due job are read
+//! from Redis on each scrape). Kubernetes probes these (see `k8s/lyanna-arq.yaml`): keep the
 //! paths and the default port (`--http-addr 0.0.0.0:8080`) in step with the manifests;
 //! `tests/ops_manifests.rs` checks them against each other.
 
 use crate::conn::Redis;
 use crate::metrics::Metrics;
+use crate::protocol::keys::IN_PROGRESS_PREFIX;
 use crate::protocol::now_ms;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -23,8 +25,14 @@ pub const LIVEZ: &str = "/livez";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
 
-/// How long a scrape waits for the queue's size before serving the last one known.
+/// How long a scrape waits for the queue's size (and its oldest due job) before serving the
+/// last values known.
 const QUEUE_DEPTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How many due jobs a scrape looks at, oldest first, for one that is not running: one
+/// ZRANGEBYSCORE and one pipeline of EXISTS, whatever the queue's size. With more running jobs
+/// than this at the head of the queue the gauge reads 0 (the fleet is busy, not stuck).
+const OLDEST_DUE_SCAN: isize = 100;
 
 /// How long the worker loop may go without turning before `/livez` fails. One turn is at most
 /// a poll delay, a backoff (10 s cap) and a Redis timeout, well inside this.
@@ -115,8 +123,56 @@ async fn refresh_queue_depth(s: &AdminState) {
     }
 }
 
+/// Refreshes `oldest_due_job_age_seconds`: the due jobs (score at most now), oldest first,
+/// without an in-progress key. Running jobs stay in the queue set until they finish, so they
+/// are skipped; a job whose in-progress key appears between the two reads was just claimed and
+/// is skipped too (a due job claimed between them is missed for one scrape, no harm). Scores
+/// are the producers' clocks (enqueue or defer time, ms), so skew shows up here as it does in
+/// `job_queue_wait_seconds`.
+async fn refresh_oldest_due(s: &AdminState) {
+    if !s.redis.is_ready() {
+        return;
+    }
+    let now = now_ms();
+    let age = async {
+        let mut conn = s.redis.conn().await?;
+        let due: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGEBYSCORE")
+            .arg(&*s.queue)
+            .arg("-inf")
+            .arg(now)
+            .arg("WITHSCORES")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(OLDEST_DUE_SCAN)
+            .query_async(&mut conn)
+            .await?;
+        if due.is_empty() {
+            return Ok(0.0);
+        }
+        let mut pipe = redis::pipe();
+        for (id, _) in &due {
+            let mut key = IN_PROGRESS_PREFIX.as_bytes().to_vec();
+            key.extend_from_slice(id);
+            pipe.exists(key);
+        }
+        let running: Vec<bool> = pipe.query_async(&mut conn).await?;
+        let oldest = due
+            .iter()
+            .zip(running)
+            .find(|(_, running)| !running)
+            .map(|((_, score), _)| *score);
+        Ok::<f64, redis::RedisError>(
+            oldest.map_or(0.0, |score| ((now as f64 - score) / 1000.0).max(0.0)),
+        )
+    };
+    if let Ok(Ok(seconds)) = tokio::time::timeout(QUEUE_DEPTH_TIMEOUT, age).await {
+        s.metrics.oldest_due_age.set(seconds);
+    }
+}
+
 async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
     refresh_queue_depth(&s).await;
+    refresh_oldest_due(&s).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -78,6 +78,7 @@ async fn run_worker(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Exit> {
     let metrics = Arc::new(Metrics::new());
+    metrics.slots.set(settings.max_jobs as i64);
     let probe = Probe::new();
     // The admin server comes up before Redis so probes answer (not ready) during start-up.
     let redis = Redis::new(&redis_settings)?;

@@ -1,8 +1,9 @@
 //! Prometheus metrics of one worker process (served by the admin server's `/metrics`), all
 //! prefixed `lyanna_worker_`: job counters per function (`jobs_{started,completed,failed,
 //! retried,aborted}_total`), `job_duration_seconds` and `job_queue_wait_seconds` histograms,
-//! `jobs_in_progress`, `queue_depth`, `redis_connections_total` / `redis_reconnects_total`,
-//! `cron_enqueued_total`, `leases_lost_total`, `finish_errors_total` and `build_info`.
+//! `jobs_in_progress`, `slots`, `queue_depth`, `oldest_due_job_age_seconds`,
+//! `redis_connections_total` / `redis_reconnects_total`, `cron_enqueued_total`,
+//! `leases_lost_total`, `finish_errors_total` and `build_info`.
 
 use crate::worker::execute::Outcome;
 use prometheus_client::collector::Collector;
@@ -14,6 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 type Labels = Vec<(String, String)>;
 
@@ -39,7 +41,11 @@ pub struct Metrics {
     duration: Family<Labels, Histogram>,
     queue_wait: Family<Labels, Histogram>,
     pub in_progress: Gauge,
+    /// Jobs this worker may run at once (`max_jobs`): total slots, `in_progress` the busy ones.
+    pub slots: Gauge,
     pub queue_depth: Gauge,
+    /// Seconds since the oldest due job that is not running became due (0 when none).
+    pub oldest_due_age: Gauge<f64, AtomicU64>,
     pub redis_connections: Counter,
     cron_enqueued: Family<Labels, Counter>,
     leases_lost: Counter,
@@ -64,7 +70,9 @@ impl Metrics {
             duration: Family::new_with_constructor(seconds_histogram),
             queue_wait: Family::new_with_constructor(seconds_histogram),
             in_progress: Gauge::default(),
+            slots: Gauge::default(),
             queue_depth: Gauge::default(),
+            oldest_due_age: Gauge::default(),
             redis_connections: Counter::default(),
             cron_enqueued: Family::default(),
             leases_lost: Counter::default(),
@@ -112,9 +120,19 @@ impl Metrics {
             m.in_progress.clone(),
         );
         registry.register(
+            "slots",
+            "Jobs this worker may run at once (max_jobs)",
+            m.slots.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Jobs in the queue set (due, deferred and running)",
             m.queue_depth.clone(),
+        );
+        registry.register(
+            "oldest_due_job_age_seconds",
+            "Seconds since the oldest due job that is not running became due (0 when none)",
+            m.oldest_due_age.clone(),
         );
         registry.register(
             "redis_connections",
@@ -232,6 +250,10 @@ mod tests {
         m.aborted("noop");
         m.cron_enqueued("tick");
         m.redis_connections.inc_by(3);
+        m.slots.set(4);
+        m.oldest_due_age.set(2.5);
+        m.lease_lost();
+        m.finish_error();
         let text = m.render();
         for want in [
             "lyanna_worker_jobs_started_total{function=\"noop\"} 1",
@@ -241,6 +263,10 @@ mod tests {
             "lyanna_worker_job_queue_wait_seconds_sum{function=\"noop\"} 1.5",
             "lyanna_worker_jobs_in_progress 0",
             "lyanna_worker_queue_depth 0",
+            "lyanna_worker_slots 4",
+            "lyanna_worker_oldest_due_job_age_seconds 2.5",
+            "lyanna_worker_leases_lost_total 1",
+            "lyanna_worker_finish_errors_total 1",
             "lyanna_worker_redis_connections_total 3",
             "lyanna_worker_redis_reconnects_total 2",
             "lyanna_worker_cron_enqueued_total{name=\"tick\"} 1",

@@ -1,6 +1,7 @@
 //! The admin server as Kubernetes and Prometheus see it, against the real binary: `/readyz`
 //! follows Redis (start-up, outage, recovery), `/livez` stays up throughout, `/metrics` is
-//! valid exposition whose job counters move, and rejected Redis credentials end start-up.
+//! valid exposition whose job counters move, the oldest due job's age skips running jobs, and
+//! rejected Redis credentials end start-up.
 
 mod common;
 mod ops_support;
@@ -163,6 +164,68 @@ fn metrics_parse_and_job_counters_move() {
         scrape(port)
     );
 
+    assert_eq!(w.terminate(Duration::from_secs(15)), Some(0));
+}
+
+#[test]
+fn oldest_due_job_age_skips_running_jobs_and_slots_are_max_jobs() {
+    let url = common::redis_url();
+    let queue = common::unique_queue("oldest");
+    let (mut w, port) = worker_with_admin(&url, &queue, &["--max-jobs", "1"]);
+    assert!(poll_until(Duration::from_secs(10), || status(
+        port, "/readyz"
+    ) == 200));
+    let m = scrape(port);
+    let v = |m: &Exposition, name: &str| promtext::value(m, name, &[]);
+    assert_eq!(v(&m, "lyanna_worker_slots"), Some(1.0), "slots:\n{m:?}");
+    assert_eq!(v(&m, "lyanna_worker_oldest_due_job_age_seconds"), Some(0.0));
+    assert_eq!(v(&m, "lyanna_worker_leases_lost_total"), Some(0.0));
+    assert_eq!(v(&m, "lyanna_worker_finish_errors_total"), Some(0.0));
+
+    // The one slot runs a 5 s job, which stays in the queue set (due, with its in-progress key).
+    enqueue_cli(&url, &queue, "sleep_ms", &["5000"]);
+    assert!(
+        poll_until(Duration::from_secs(10), || v(
+            &scrape(port),
+            "lyanna_worker_jobs_in_progress"
+        ) == Some(1.0)),
+        "sleep_ms did not start"
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    // The running job is at least 1.5 s past due: an age below 1 s means it was skipped.
+    let still_zero = v(&scrape(port), "lyanna_worker_oldest_due_job_age_seconds");
+    assert_eq!(still_zero, Some(0.0), "running job counted as waiting");
+    enqueue_cli(&url, &queue, "noop", &[]);
+    let first = v(&scrape(port), "lyanna_worker_oldest_due_job_age_seconds").unwrap();
+    assert!(
+        (0.0..1.0).contains(&first),
+        "age {first} right after enqueue: the running job was not skipped"
+    );
+    // The noop waits for the slot: its age grows.
+    let mut seen = first;
+    let grew = poll_until(Duration::from_secs(3), || {
+        seen = v(&scrape(port), "lyanna_worker_oldest_due_job_age_seconds").unwrap_or(0.0);
+        seen >= 1.0
+    });
+    assert!(
+        grew,
+        "age of the waiting noop did not grow past 1 s: {seen}"
+    );
+    // Both ran: nothing due any more.
+    let idle = poll_until(Duration::from_secs(15), || {
+        let m = scrape(port);
+        promtext::value(
+            &m,
+            "lyanna_worker_jobs_completed_total",
+            &[("function", "noop")],
+        ) == Some(1.0)
+            && v(&m, "lyanna_worker_oldest_due_job_age_seconds") == Some(0.0)
+    });
+    assert!(
+        idle,
+        "age not back to 0 after the jobs ran:\n{:?}",
+        scrape(port)
+    );
     assert_eq!(w.terminate(Duration::from_secs(15)), Some(0));
 }
 

@@ -4,7 +4,7 @@ and checks the metrics, the loaded alert rules and every dashboard panel.
     python check_prometheus.py PROM_URL EXPECT_JSON DASHBOARD_JSON RULES_YML
 
 EXPECT_JSON: {"completed": {fn: n}, "failed": {fn: n}, "retried": {fn: n}, "durations": {fn: n}, "queue_depth": n,
-"cron": name}. Each check waits (up to 30 s) for the next scrapes to show the expected value.
+"slots": n, "cron": name}; the oldest due job's age, leases lost and finish errors must read 0 once the jobs ran. Each check waits (up to 30 s) for the next scrapes to show the expected value.
 Prints one line per check and "monitoring: N passed, N failed"; exits 1 on a failure.
 """
 import json
@@ -79,6 +79,11 @@ def main(argv):
         report(total is not None and 0.05 * n <= total < 5 * n, f"duration sum of {fn}: {total} s for {n} jobs of 50 ms")
     expect(f"sum(lyanna_worker_queue_depth{{{job}}})", exp["queue_depth"])
     expect(f"sum(lyanna_worker_jobs_in_progress{{{job}}})", 0)
+    expect(f"sum(lyanna_worker_slots{{{job}}})", exp["slots"])
+    # Only deferred jobs and the cron's next tick are left: none due, so no age.
+    expect(f"max(lyanna_worker_oldest_due_job_age_seconds{{{job}}})", 0)
+    expect(f"sum(lyanna_worker_leases_lost_total{{{job}}})", 0)
+    expect(f"sum(lyanna_worker_finish_errors_total{{{job}}})", 0)
     cron = scalar(f'sum(lyanna_worker_cron_enqueued_total{{{job}, name="{exp["cron"]}"}})')
     report(cron is not None and cron >= 1, f'cron_enqueued_total{{name="{exp["cron"]}"}} = {cron}')
 
