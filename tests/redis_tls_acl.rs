@@ -177,7 +177,7 @@ async fn acl_denials(admin: &mut redis::aio::MultiplexedConnection) -> Vec<Strin
 /// pattern `&__keyspace@*__:<queue>` (without them the worker only polls).
 pub const WORKER_ACL: &str = "-@all +evalsha +script|load +multi +exec +get +set +psetex \
      +setex +del +exists +incr +expire +pexpire +zadd +zrem +zincrby +zrange +zrangebyscore \
-     +zcard +zscore +sadd +srem +smembers +pttl +ping +role +select +config|get +psubscribe";
+     +zcard +zscore +sadd +srem +smembers +pttl +type +ping +role +select +config|get +psubscribe";
 
 /// An ACL user with only the worker's commands runs jobs (no ACL denial logged); a wrong
 /// password at start-up exits non-zero naming the masked URL; a password rotated at runtime
