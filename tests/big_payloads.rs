@@ -150,7 +150,14 @@ async fn big_decodes_at_once_do_not_starve_lease_renewals() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_payloads_under_a_memory_limit_run_or_fail_cleanly() {
     let q = unique_queue("bp-memlimit");
-    let mut w = WorkerProcess::start(&q, &["--max-job-memory", "128MiB"]);
+    // RLIMIT_AS counts reserved address space: each glibc malloc arena reserves 64 MiB
+    // (threads of spawn_blocking / block_in_place get their own), so the arenas are capped as
+    // one does for a worker under `ulimit -v`; a cgroup limit counts resident memory instead.
+    let mut w = WorkerProcess::start_with(
+        &q,
+        &["--max-job-memory", "128MiB"],
+        &[("MALLOC_ARENA_MAX", "2")],
+    );
     let pid = w.pid();
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let idle_vsz = status_kib(pid, "VmSize");
