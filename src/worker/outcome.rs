@@ -94,7 +94,10 @@ impl Shared {
             job_id: k.id.clone(),
         };
         let codec = self.settings.codec;
-        match codec.encode(&r.to_value()) {
+        // The result repeats the job's arguments: encoding a 1M-item argument list takes a
+        // runtime thread for a while, and with both threads busy so (several big jobs ending
+        // together) lease renewals wait past the lease. Off the runtime's threads, then.
+        match off_runtime(|| codec.encode(&r.to_value())) {
             Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
             Err(e) => {
                 warn!(error = %e, "result cannot be serialized");
@@ -127,5 +130,14 @@ impl Shared {
             result: self.stored(k, false, value, self.global_keep()),
         };
         (k.op(false, kind), Outcome::Failed)
+    }
+}
+
+/// Runs `f` with `block_in_place` on the multi-threaded runtime (its other tasks move to another
+/// thread meanwhile); directly elsewhere (a current-thread runtime, or none).
+fn off_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
