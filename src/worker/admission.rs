@@ -47,6 +47,7 @@ pub(crate) async fn admit(
         enqueue_time_ms: 0,
         job_try: c.job_try,
         start_ms: now_ms(),
+        payload_len: c.payload.as_ref().map_or(0, Vec::len),
     };
     if let Some(e) = &c.key_error {
         warn!(error = %e, "a key of this job holds the wrong type");

@@ -37,6 +37,8 @@ pub(crate) struct Known {
     pub enqueue_time_ms: i64,
     pub job_try: i64,
     pub start_ms: i64,
+    /// Size of the job's payload: a big one means big arguments, repeated in the result.
+    pub payload_len: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -96,8 +98,15 @@ impl Shared {
         let codec = self.settings.codec;
         // The result repeats the job's arguments: encoding a 1M-item argument list takes a
         // runtime thread for a while, and with both threads busy so (several big jobs ending
-        // together) lease renewals wait past the lease. Off the runtime's threads, then.
-        match off_runtime(|| codec.encode(&r.to_value())) {
+        // together) lease renewals wait past the lease. Off the runtime's threads, then, for
+        // jobs whose payload was big enough to be decoded off the runtime too.
+        let encode = || codec.encode(&r.to_value());
+        let encoded = if k.payload_len >= crate::codec::DecodeLimits::default().inline_below {
+            off_runtime(encode)
+        } else {
+            encode()
+        };
+        match encoded {
             Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
             Err(e) => {
                 warn!(error = %e, "result cannot be serialized");
