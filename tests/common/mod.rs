@@ -289,25 +289,7 @@ pub struct PythonWorker {
 
 impl PythonWorker {
     pub fn start(queue: &str, env: &[(&str, &str)]) -> Self {
-        let py = python();
-        let arq = py.with_file_name("arq");
-        let log = std::env::temp_dir().join(format!("arq-python-{}.log", uid()));
-        let file = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(arq);
-        cmd.arg("arq_reference.WorkerSettings")
-            .current_dir(project_root().join("benches/python"))
-            .env("BENCH_REDIS_URL", redis_url())
-            .env("BENCH_QUEUE", queue)
-            .env("ARQ_POLL_DELAY", "0.05")
-            .stdout(Stdio::null())
-            .stderr(file);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        PythonWorker {
-            child: cmd.spawn().expect("start python arq worker"),
-            log,
-        }
+        spawn_python_worker("arq_reference", "benches/python", queue, env)
     }
 
     pub fn log_text(&self) -> String {
@@ -432,12 +414,18 @@ pub fn python_results(queue: &str, ids: &[String], codec: &str) -> Vec<serde_jso
 /// A Python arq worker running `{module}.WorkerSettings` from `tests/python/` (which may build
 /// on `benches/python/arq_reference.py`), killed on drop.
 pub fn python_worker_with(module: &str, queue: &str, env: &[(&str, &str)]) -> PythonWorker {
+    spawn_python_worker(module, "tests/python", queue, env)
+}
+
+/// `arq {module}.WorkerSettings` run from `dir` (with `benches/python` on the path), on the
+/// shared Redis and `queue`, its log in a file of its own.
+fn spawn_python_worker(module: &str, dir: &str, queue: &str, env: &[(&str, &str)]) -> PythonWorker {
     let arq = python().with_file_name("arq");
     let log = std::env::temp_dir().join(format!("arq-python-{}.log", uid()));
     let file = std::fs::File::create(&log).expect("log file");
     let mut cmd = Command::new(arq);
     cmd.arg(format!("{module}.WorkerSettings"))
-        .current_dir(project_root().join("tests/python"))
+        .current_dir(project_root().join(dir))
         .env("PYTHONPATH", project_root().join("benches/python"))
         .env("BENCH_REDIS_URL", redis_url())
         .env("BENCH_QUEUE", queue)

@@ -174,23 +174,8 @@ pub fn readyz(port: u16) -> Option<u16> {
     buf.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The log without terminal colour codes.
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// The log without terminal colour codes (one implementation, in the shared harness).
+pub use crate::common::strip_ansi;
 
 /// Counts each job id's starts in worker logs (`… → {id}:function(…)` lines).
 pub fn starts(log: &str) -> HashMap<String, usize> {
