@@ -4,6 +4,7 @@
 //! proxy that cuts, blackholes or drops replies on cue.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod proxy;
 
 use std::io::Read;
