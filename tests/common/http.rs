@@ -23,7 +23,7 @@ impl Answer {
 }
 
 /// `method path` on 127.0.0.1:port with `headers` and `body`; panics when nothing answers
-/// within 10 s.
+/// within 60 s.
 pub fn request(
     port: u16,
     method: &str,
@@ -33,7 +33,7 @@ pub fn request(
 ) -> Answer {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
