@@ -15,14 +15,16 @@ WORKDIR /src
 
 # 1. Dependencies: the workspace's manifests (every member's Cargo.toml), the bench sources
 # (Cargo.toml names them, so cargo will not read the manifest without them; they are not
-# built) and stub sources.
+# built) and stub sources. The test harness (testkit/, a dev-dependency) is never built
+# here: its manifest and a stub stay so that cargo can load the workspace.
 COPY Cargo.toml Cargo.lock ./
 COPY task-api/Cargo.toml task-api/
 COPY tasks/Cargo.toml tasks/
+COPY testkit/Cargo.toml testkit/
 COPY benches benches
-RUN mkdir -p src task-api/src tasks/src \
+RUN mkdir -p src task-api/src tasks/src testkit/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs task-api/src/lib.rs tasks/src/lib.rs \
+    && touch src/lib.rs task-api/src/lib.rs tasks/src/lib.rs testkit/src/lib.rs \
     && cargo build --release --locked \
     && rm -rf src task-api/src tasks/src
 

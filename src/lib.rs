@@ -30,6 +30,7 @@
 //!
 //! Task functions and their value model live in `lyanna-task-api`; the task sets
 //! (`Diagnostics`, the blog's `WorkerSettings`) in `lyanna-tasks`.
+//! The tests' shared harness is the dev-only `lyanna-testkit` crate (`testkit/`).
 #![forbid(unsafe_code)]
 
 pub mod admin;

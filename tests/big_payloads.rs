@@ -6,8 +6,8 @@
 mod common;
 mod ops_support;
 
-use common::{free_port, run_python, unique_queue, wait_until, WorkerProcess};
-use ops_support::http_get;
+use common::{run_python, unique_queue, wait_until, worker_at_with_admin, WorkerProcess};
+use ops_support::{http_get, metric_line};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -92,26 +92,9 @@ async fn dict_of_100k_keys_is_fast_and_does_not_hold_up_a_small_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_decodes_at_once_do_not_starve_lease_renewals() {
     let q = unique_queue("bp-starve");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let url = common::redis_url();
-    let w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--poll-delay",
-            "0.05",
-            "--heartbeat-ttl",
-            "3",
-            "--http-addr",
-            &addr,
-        ],
-        &[],
-    );
+    let (w, port) =
+        worker_at_with_admin(&url, &q, &["--poll-delay", "0.05", "--heartbeat-ttl", "3"]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut ids = enqueue(&q, "sleep_ms", &["sleep6000"]);
     ids.extend(enqueue(
@@ -123,9 +106,7 @@ async fn big_decodes_at_once_do_not_starve_lease_renewals() {
     let log = common::strip_ansi(&w.log_text());
     let lost_lines = common::count_lines(&log, "lease lost");
     let (_, metrics) = http_get(port, "/metrics").expect("metrics answer");
-    let lost_metric = metrics
-        .lines()
-        .find(|l| l.starts_with("lyanna_worker_leases_lost_total"))
+    let lost_metric = metric_line(&metrics, "lyanna_worker_leases_lost_total")
         .unwrap_or("lyanna_worker_leases_lost_total <missing>")
         .to_string();
     let tries: Vec<i64> = r.iter().map(|x| ms(x, "try")).collect();

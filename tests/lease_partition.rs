@@ -12,10 +12,12 @@ mod ops_support;
 use chrono::Utc;
 use common::proxy::TcpProxy;
 use common::{free_port, redis_conn, redis_url, unique_queue, wait_until, PythonWorker};
-use lease_support::{about, client, enqueue, ms_to_utc, overlaps, result_of, runs, worker};
+use lease_support::{about, client, enqueue, exists, get, ms_to_utc, overlaps, result_of};
+use lease_support::{runs, settled_result, worker};
 use lease_support::{KeyWatch, ResultWatch, Run};
 use lyanna_worker::Value;
 use std::time::{Duration, Instant};
+use testkit::readyz;
 
 fn shared_redis_port() -> u16 {
     redis_url()
@@ -25,23 +27,24 @@ fn shared_redis_port() -> u16 {
         .unwrap_or(6379)
 }
 
-fn readyz(port: u16) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.split_whitespace().nth(1)?.parse().ok()
+/// Whether `/readyz` answers `code` within `timeout`.
+async fn readyz_turns(http: u16, code: u16, timeout: Duration) -> bool {
+    wait_until(timeout, || async { readyz(http) == Some(code) }).await
+}
+
+/// The job's score in the queue.
+async fn zscore(admin: &mut redis::aio::MultiplexedConnection, q: &str, id: &str) -> f64 {
+    redis::cmd("ZSCORE")
+        .arg(q)
+        .arg(id)
+        .query_async(admin)
+        .await
+        .unwrap()
 }
 
 async fn wait_ready(http: u16) {
     assert!(
-        wait_until(Duration::from_secs(30), || async {
-            readyz(http) == Some(200)
-        })
-        .await,
+        readyz_turns(http, 200, Duration::from_secs(30)).await,
         "worker never ready"
     );
 }
@@ -92,20 +95,9 @@ async fn partition_longer_than_the_lease_beside_a_python_worker() {
     // its keys alone (no stale finish, no claim).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut admin = redis_conn(&redis_url()).await;
-    let ip: Option<String> = redis::cmd("GET")
-        .arg(format!("arq:in-progress:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let job_key: bool = redis::cmd("EXISTS")
-        .arg(format!("arq:job:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let r = result_of(&c, &id, Duration::from_secs(30))
-        .await
-        .expect("no result");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ip = get(&mut admin, &format!("arq:in-progress:{id}")).await;
+    let job_key = exists(&mut admin, &format!("arq:job:{id}")).await;
+    let r = settled_result(&c, &id, Duration::from_secs(30)).await;
 
     let log = ours.log_text();
     let py_log = py.log_text();
@@ -175,12 +167,7 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     let mut admin = redis_conn(&redis_url()).await;
     let id = enqueue(&c, "retry", vec![Value::Int(1), Value::Int(10_000)], None).await;
     let results = ResultWatch::start(&redis_url(), std::slice::from_ref(&id)).await;
-    let score0: f64 = redis::cmd("ZSCORE")
-        .arg(&q)
-        .arg(&id)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let score0 = zscore(&mut admin, &q, &id).await;
     assert!(
         wait_until(Duration::from_secs(20), || async {
             proxy.dropped_replies() == 1
@@ -193,22 +180,9 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     // The re-sent finish (after the reconnect and a short backoff) has run once the worker
     // logs it; leave it time, still well before the job comes due again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let score1: f64 = redis::cmd("ZSCORE")
-        .arg(&q)
-        .arg(&id)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let ip: bool = redis::cmd("EXISTS")
-        .arg(format!("arq:in-progress:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let r = result_of(&c, &id, Duration::from_secs(30))
-        .await
-        .expect("no result");
-    // Let the 20 ms result watch see it, and any second write that would follow.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let score1 = zscore(&mut admin, &q, &id).await;
+    let ip = exists(&mut admin, &format!("arq:in-progress:{id}")).await;
+    let r = settled_result(&c, &id, Duration::from_secs(30)).await;
     let log = w.log_text();
     let resent = log.contains("finishing jobs failed; retrying");
     let rs = runs(&log, &id);
@@ -486,17 +460,11 @@ async fn readyz_follows_a_blackholed_redis() {
     wait_ready(http).await;
     let holed = Instant::now();
     proxy.blackhole();
-    let unready = wait_until(Duration::from_secs(25), || async {
-        readyz(http) == Some(503)
-    })
-    .await;
+    let unready = readyz_turns(http, 503, Duration::from_secs(25)).await;
     let unready_after = holed.elapsed();
     proxy.restore();
     let restored = Instant::now();
-    let ready = wait_until(Duration::from_secs(25), || async {
-        readyz(http) == Some(200)
-    })
-    .await;
+    let ready = readyz_turns(http, 200, Duration::from_secs(25)).await;
     let ready_after = restored.elapsed();
     println!(
         "readyz: 503 {:.2}s after Redis went silent (issue 12 target: 3 s), 200 {:.2}s after \
@@ -581,11 +549,7 @@ async fn proxy_modes_do_what_they_say() {
     assert_eq!(r.unwrap().map_err(|_| ()), Ok(vec![]), "reply not dropped");
     assert_eq!(proxy.dropped_replies(), 1);
     let mut admin = redis_conn(&redis_url()).await;
-    let v: Option<String> = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let v = get(&mut admin, &key).await;
     assert_eq!(v.as_deref(), Some("1"), "the command did not run");
     // cut: open connections close, new ones are closed at once.
     let mut s = connect().await.unwrap();
