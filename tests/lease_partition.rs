@@ -1,5 +1,5 @@
 //! Leases under network faults between our worker and Redis, made with the loopback proxy of
-//! `tests/common/proxy.rs` in front of the shared Redis: a partition longer than the lease
+//! `testkit/src/proxy.rs` in front of the shared Redis: a partition longer than the lease
 //! beside a Python arq worker, the lost reply of a finish, a 10 s blackhole with jobs
 //! running, readiness and shutdown while Redis is silent. Each test asserts the guarantee
 //! (no two runs of a job overlap, nothing finished twice, one result, a stale run writes
