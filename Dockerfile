@@ -15,8 +15,8 @@ WORKDIR /src
 
 # 1. Dependencies: the workspace's manifests (every member's Cargo.toml), the bench sources
 # (Cargo.toml names them, so cargo will not read the manifest without them; they are not
-# built) and stub sources. The test harness (testkit/, a dev-dependency) is never built
-# here: its manifest and a stub stay so that cargo can load the workspace.
+# built) and stub sources. The test harness (testkit/, a dev-dependency only) is never
+# compiled here; it is copied like every member so that cargo can load the workspace.
 COPY Cargo.toml Cargo.lock ./
 COPY task-api/Cargo.toml task-api/
 COPY tasks/Cargo.toml tasks/
@@ -26,13 +26,14 @@ RUN mkdir -p src task-api/src tasks/src testkit/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs task-api/src/lib.rs tasks/src/lib.rs testkit/src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src task-api/src tasks/src
+    && rm -rf src task-api/src tasks/src testkit/src
 
 # 2. The real sources. COPY keeps the files' old modification times, which can be older than
 # the stub build's outputs: touch them so cargo rebuilds the workspace crates.
 COPY src src
 COPY task-api/src task-api/src
 COPY tasks/src tasks/src
+COPY testkit/src testkit/src
 RUN touch src/main.rs src/lib.rs task-api/src/lib.rs tasks/src/lib.rs \
     && cargo build --release --locked \
     && target/release/lyanna-worker --version
