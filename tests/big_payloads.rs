@@ -7,7 +7,7 @@ mod common;
 mod ops_support;
 
 use common::{run_python, unique_queue, wait_until, worker_at_with_admin, WorkerProcess};
-use ops_support::{http_get, metric_line};
+use ops_support::{http_get, metric_line, metric_value};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -204,10 +204,7 @@ async fn big_payloads_under_a_memory_limit_run_or_fail_cleanly() {
 
 fn connections_made(port: u16) -> u64 {
     let (_, metrics) = http_get(port, "/metrics").expect("metrics answer");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("lyanna_worker_redis_connections_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    metric_value(&metrics, "lyanna_worker_redis_connections_total")
         .map(|v| v as u64)
         .unwrap_or_else(|| panic!("no redis_connections_total in:\n{metrics}"))
 }
@@ -218,24 +215,8 @@ fn connections_made(port: u16) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_job_is_followed_by_fresh_connections_a_small_one_is_not() {
     let q = unique_queue("bp-refresh");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let url = common::redis_url();
-    let _w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--poll-delay",
-            "0.05",
-            "--http-addr",
-            &addr,
-        ],
-        &[],
-    );
+    let (_w, port) = worker_at_with_admin(&url, &q, &["--poll-delay", "0.05"]);
     let small = enqueue(&q, "noop", &["none"]);
     all_results(&q, &small, Duration::from_secs(20)).await;
     // The poll loop publishes the count on its next turn.

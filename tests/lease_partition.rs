@@ -296,9 +296,7 @@ async fn lease_lost_while_the_finish_waits_is_counted_once() {
 /// `lyanna_worker_leases_lost_total` from the admin server's `/metrics`.
 fn leases_lost(http: u16) -> Option<f64> {
     let (_, text) = ops_support::http_get(http, "/metrics")?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("lyanna_worker_leases_lost_total "))
-        .and_then(|v| v.trim().parse().ok())
+    ops_support::metric_value(&text, "lyanna_worker_leases_lost_total")
 }
 
 struct Tally {

@@ -43,6 +43,14 @@ pub fn metric_line<'a>(page: &'a str, name: &str) -> Option<&'a str> {
     page.lines().find(|l| l.starts_with(name))
 }
 
+/// The value of the unlabelled sample `name` on a metrics page (`name value`).
+pub fn metric_value(page: &str, name: &str) -> Option<f64> {
+    let prefix = format!("{name} ");
+    page.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// A `Transfer-Encoding: chunked` body decoded; `None` when it is malformed.
 pub fn dechunk(mut body: &str) -> Option<String> {
     let mut out = String::new();

@@ -27,7 +27,7 @@ pub mod text;
 pub mod wait;
 
 pub use cleanup::block_on_own_thread;
-pub use http::{dechunk, http_get, metric_line, readyz, status};
+pub use http::{dechunk, http_get, metric_line, metric_value, readyz, status};
 pub use ids::{mysql_url, redis_url, short_uid, uid, unique_queue};
 pub use ports::{free_port, wait_for_port};
 pub use process::Process;
