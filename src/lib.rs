@@ -7,7 +7,9 @@
 //!   async runtime; [`codec::limits`] holds the per-payload memory budget.
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
-//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked.
+//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked;
+//!   `conn::script` (EVALSHA with arguments copied once), `conn::refresh` (a fresh connection
+//!   after a big reply or command).
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
 //!   run) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
@@ -33,6 +35,7 @@
 //!
 //! Task functions and their value model live in `lyanna-task-api`; the task sets
 //! (`Diagnostics`, the blog's `WorkerSettings`) in `lyanna-tasks`.
+//! The tests' shared harness is the dev-only `lyanna-testkit` crate (`testkit/`).
 #![forbid(unsafe_code)]
 
 pub mod admin;

@@ -6,8 +6,8 @@
 mod common;
 mod ops_support;
 
-use common::{free_port, run_python, unique_queue, wait_until, WorkerProcess};
-use ops_support::http_get;
+use common::{run_python, unique_queue, wait_until, worker_at_with_admin, WorkerProcess};
+use ops_support::{http_get, metric_line, metric_value};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -92,26 +92,9 @@ async fn dict_of_100k_keys_is_fast_and_does_not_hold_up_a_small_job() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_decodes_at_once_do_not_starve_lease_renewals() {
     let q = unique_queue("bp-starve");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
     let url = common::redis_url();
-    let w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--poll-delay",
-            "0.05",
-            "--heartbeat-ttl",
-            "3",
-            "--http-addr",
-            &addr,
-        ],
-        &[],
-    );
+    let (w, port) =
+        worker_at_with_admin(&url, &q, &["--poll-delay", "0.05", "--heartbeat-ttl", "3"]);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut ids = enqueue(&q, "sleep_ms", &["sleep6000"]);
     ids.extend(enqueue(
@@ -123,9 +106,7 @@ async fn big_decodes_at_once_do_not_starve_lease_renewals() {
     let log = common::strip_ansi(&w.log_text());
     let lost_lines = common::count_lines(&log, "lease lost");
     let (_, metrics) = http_get(port, "/metrics").expect("metrics answer");
-    let lost_metric = metrics
-        .lines()
-        .find(|l| l.starts_with("lyanna_worker_leases_lost_total"))
+    let lost_metric = metric_line(&metrics, "lyanna_worker_leases_lost_total")
         .unwrap_or("lyanna_worker_leases_lost_total <missing>")
         .to_string();
     let tries: Vec<i64> = r.iter().map(|x| ms(x, "try")).collect();
@@ -219,4 +200,49 @@ async fn big_payloads_under_a_memory_limit_run_or_fail_cleanly() {
         status_kib(pid, "VmHWM") / 1024
     );
     assert!(!log.contains("memory allocation"), "{log}");
+}
+
+fn connections_made(port: u16) -> u64 {
+    let (_, metrics) = http_get(port, "/metrics").expect("metrics answer");
+    metric_value(&metrics, "lyanna_worker_redis_connections_total")
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no redis_connections_total in:\n{metrics}"))
+}
+
+/// redis-rs keeps a connection's buffers at their biggest for the connection's life: after a
+/// job whose payload (10 MB) and result were that big the worker swaps in a fresh connection
+/// (one for the payload read, one for the result written), and a small job changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_job_is_followed_by_fresh_connections_a_small_one_is_not() {
+    let q = unique_queue("bp-refresh");
+    let url = common::redis_url();
+    let (_w, port) = worker_at_with_admin(&url, &q, &["--poll-delay", "0.05"]);
+    let small = enqueue(&q, "noop", &["none"]);
+    all_results(&q, &small, Duration::from_secs(20)).await;
+    // The poll loop publishes the count on its next turn.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = connections_made(port);
+
+    let small = enqueue(&q, "noop", &["none"]);
+    all_results(&q, &small, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        connections_made(port),
+        before,
+        "a small job made a connection"
+    );
+
+    let big = enqueue(&q, "noop", &["strings1m"]);
+    let r = all_results(&q, &big, Duration::from_secs(60)).await;
+    assert_eq!(r[0]["success"], true, "{}", r[0]);
+    let mut after = before;
+    let fresh = wait_until(Duration::from_secs(10), || {
+        after = connections_made(port);
+        async move { after >= before + 2 }
+    })
+    .await;
+    assert!(
+        fresh,
+        "connections made: {before} before the big job, {after} after"
+    );
 }

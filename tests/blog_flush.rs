@@ -6,7 +6,7 @@ mod blog_common;
 mod common;
 
 use blog_common::{Memcached, TestDb};
-use common::{redis_url, run_python, unique_queue, WorkerProcess};
+use common::{redis_url, run_python, unique_queue, worker_at_with, WorkerProcess};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
@@ -44,20 +44,8 @@ async fn a_fleet_of_three_runs_each_tick_once_and_every_view_lands() {
         ("LYANNA_FLUSH_CRON_SECONDS", "*".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let worker_args = [
-        "--settings",
-        "WorkerSettings",
-        "--queue",
-        &queue,
-        "--redis-url",
-        &url,
-        "--http-addr",
-        "off",
-        "--poll-delay",
-        "0.05",
-    ];
     let mut workers: Vec<WorkerProcess> = (0..3)
-        .map(|_| WorkerProcess::spawn(&worker_args, &env))
+        .map(|_| worker_at_with(&url, &queue, &["--settings", "WorkerSettings"], &env))
         .collect();
 
     let want: HashMap<i64, i64> = (1..=20).map(|id| (id, id % 4 + 1)).collect();

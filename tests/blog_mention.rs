@@ -10,7 +10,7 @@ mod common;
 
 use blog_common::smtp::{Mail, SinkOptions, SmtpSink, PASSWORD, USER};
 use blog_common::TestDb;
-use common::{python, redis_url, run_python, unique_queue, WorkerProcess};
+use common::{python, redis_url, run_python, unique_queue, worker_at_with, WorkerProcess};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -74,18 +74,6 @@ impl Setup {
     /// A worker serving WorkerSettings on this test's queue, mailing to `port`.
     fn worker(&self, port: u16, extra_env: &[(&str, String)]) -> WorkerProcess {
         let url = redis_url();
-        let args = [
-            "--settings",
-            "WorkerSettings",
-            "--queue",
-            &self.queue,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            "off",
-            "--poll-delay",
-            "0.05",
-        ];
         let mut env: Vec<(&str, String)> = vec![
             ("DB_URL", self.db.url()),
             // The flush cron may tick during a test: give it a dead memcached, it only logs.
@@ -109,7 +97,7 @@ impl Setup {
             env.push((k, v.clone()));
         }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        WorkerProcess::spawn(&args, &env)
+        worker_at_with(&url, &self.queue, &["--settings", "WorkerSettings"], &env)
     }
 
     /// Enqueues with the Python client; with `wait`, returns its result as JSON.
@@ -132,18 +120,11 @@ impl Drop for Setup {
     /// The test's own Redis keys (mailed-address sets, the queue); never anything else.
     fn drop(&mut self) {
         let (prefix, queue) = (self.prefix.clone(), self.queue.clone());
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let mut c = blog_common::redis_conn().await;
-                blog_common::drop_prefix(&mut c, &prefix).await;
-                common::drop_queue(&mut c, &queue).await;
-            });
-        })
-        .join();
+        blog_common::block_on_own_thread(async move {
+            let mut c = blog_common::redis_conn().await;
+            blog_common::drop_prefix(&mut c, &prefix).await;
+            common::drop_queue(&mut c, &queue).await;
+        });
     }
 }
 

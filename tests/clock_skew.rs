@@ -43,25 +43,7 @@ fn cron_ticks_run_once_with_a_worker_5s_ahead() {
     for w in &mut normal {
         assert_eq!(w.terminate(Duration::from_secs(20)), Some(0));
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let ticks: Vec<String> = rt.block_on(async {
-        let mut conn = redis_conn(&url).await;
-        let key = format!("{q}:ticks");
-        let t: Vec<String> = redis::cmd("LRANGE")
-            .arg(&key)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let _: () = redis::cmd("DEL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        drop_queue(&mut conn, &q).await;
-        t
-    });
+    let ticks = take_cron_ticks(&url, &q);
     let ran_fast = count_lines(&fast.log_text(), "→ cron:tick:");
     let ran_normal: usize = normal
         .iter()

@@ -139,24 +139,7 @@ fn cron_ticks_run_once_across_three_workers() {
     for w in &mut workers {
         assert_eq!(w.terminate(Duration::from_secs(20)), Some(0));
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let ticks: Vec<String> = rt.block_on(async {
-        let mut conn = redis_conn(&url).await;
-        let t: Vec<String> = redis::cmd("LRANGE")
-            .arg(format!("{q}:ticks"))
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let _: () = redis::cmd("DEL")
-            .arg(format!("{q}:ticks"))
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        drop_queue(&mut conn, &q).await;
-        t
-    });
+    let ticks = take_cron_ticks(&url, &q);
     assert!(
         ticks.len() >= 3,
         "only {} ticks in 6 s: {ticks:?}",

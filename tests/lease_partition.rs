@@ -1,5 +1,5 @@
 //! Leases under network faults between our worker and Redis, made with the loopback proxy of
-//! `tests/common/proxy.rs` in front of the shared Redis: a partition longer than the lease
+//! `testkit/src/proxy.rs` in front of the shared Redis: a partition longer than the lease
 //! beside a Python arq worker, the lost reply of a finish, a 10 s blackhole with jobs
 //! running, readiness and shutdown while Redis is silent. Each test asserts the guarantee
 //! (no two runs of a job overlap, nothing finished twice, one result, a stale run writes
@@ -7,14 +7,17 @@
 
 mod common;
 mod lease_support;
+mod ops_support;
 
 use chrono::Utc;
 use common::proxy::TcpProxy;
 use common::{free_port, redis_conn, redis_url, unique_queue, wait_until, PythonWorker};
-use lease_support::{about, client, enqueue, ms_to_utc, overlaps, result_of, runs, worker};
+use lease_support::{about, client, enqueue, exists, get, ms_to_utc, overlaps, result_of};
+use lease_support::{runs, settled_result, worker};
 use lease_support::{KeyWatch, ResultWatch, Run};
 use lyanna_worker::Value;
 use std::time::{Duration, Instant};
+use testkit::readyz;
 
 fn shared_redis_port() -> u16 {
     redis_url()
@@ -24,23 +27,24 @@ fn shared_redis_port() -> u16 {
         .unwrap_or(6379)
 }
 
-fn readyz(port: u16) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut buf = String::new();
-    let _ = s.read_to_string(&mut buf);
-    buf.split_whitespace().nth(1)?.parse().ok()
+/// Whether `/readyz` answers `code` within `timeout`.
+async fn readyz_turns(http: u16, code: u16, timeout: Duration) -> bool {
+    wait_until(timeout, || async { readyz(http) == Some(code) }).await
+}
+
+/// The job's score in the queue.
+async fn zscore(admin: &mut redis::aio::MultiplexedConnection, q: &str, id: &str) -> f64 {
+    redis::cmd("ZSCORE")
+        .arg(q)
+        .arg(id)
+        .query_async(admin)
+        .await
+        .unwrap()
 }
 
 async fn wait_ready(http: u16) {
     assert!(
-        wait_until(Duration::from_secs(30), || async {
-            readyz(http) == Some(200)
-        })
-        .await,
+        readyz_turns(http, 200, Duration::from_secs(30)).await,
         "worker never ready"
     );
 }
@@ -91,20 +95,9 @@ async fn partition_longer_than_the_lease_beside_a_python_worker() {
     // its keys alone (no stale finish, no claim).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut admin = redis_conn(&redis_url()).await;
-    let ip: Option<String> = redis::cmd("GET")
-        .arg(format!("arq:in-progress:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let job_key: bool = redis::cmd("EXISTS")
-        .arg(format!("arq:job:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let r = result_of(&c, &id, Duration::from_secs(30))
-        .await
-        .expect("no result");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ip = get(&mut admin, &format!("arq:in-progress:{id}")).await;
+    let job_key = exists(&mut admin, &format!("arq:job:{id}")).await;
+    let r = settled_result(&c, &id, Duration::from_secs(30)).await;
 
     let log = ours.log_text();
     let py_log = py.log_text();
@@ -174,12 +167,7 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     let mut admin = redis_conn(&redis_url()).await;
     let id = enqueue(&c, "retry", vec![Value::Int(1), Value::Int(10_000)], None).await;
     let results = ResultWatch::start(&redis_url(), std::slice::from_ref(&id)).await;
-    let score0: f64 = redis::cmd("ZSCORE")
-        .arg(&q)
-        .arg(&id)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let score0 = zscore(&mut admin, &q, &id).await;
     assert!(
         wait_until(Duration::from_secs(20), || async {
             proxy.dropped_replies() == 1
@@ -192,22 +180,9 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     // The re-sent finish (after the reconnect and a short backoff) has run once the worker
     // logs it; leave it time, still well before the job comes due again.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let score1: f64 = redis::cmd("ZSCORE")
-        .arg(&q)
-        .arg(&id)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let ip: bool = redis::cmd("EXISTS")
-        .arg(format!("arq:in-progress:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let r = result_of(&c, &id, Duration::from_secs(30))
-        .await
-        .expect("no result");
-    // Let the 20 ms result watch see it, and any second write that would follow.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let score1 = zscore(&mut admin, &q, &id).await;
+    let ip = exists(&mut admin, &format!("arq:in-progress:{id}")).await;
+    let r = settled_result(&c, &id, Duration::from_secs(30)).await;
     let log = w.log_text();
     let resent = log.contains("finishing jobs failed; retrying");
     let rs = runs(&log, &id);
@@ -239,6 +214,89 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     assert_eq!(overlaps(&rs), 0, "{ctx}");
     assert!(rs.iter().all(|r| r.returned), "{ctx}");
     assert_eq!(results.writes(), vec![1], "results written");
+}
+
+/// The lease lapses after the run ended, while its finish waits on a blackholed Redis: the
+/// renewer or the finish (whichever hears back first once the blackhole ends) sees it lost,
+/// `leases_lost_total` counts it once, the stale finish writes nothing, and the job runs again
+/// (its key had expired) and ends with one result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_lost_while_the_finish_waits_is_counted_once() {
+    let q = unique_queue("lf-finishwait");
+    let proxy = TcpProxy::start(shared_redis_port()).await;
+    let http = free_port();
+    let http_addr = format!("127.0.0.1:{http}");
+    let w = worker(
+        &proxy.url(),
+        &q,
+        &["--heartbeat-ttl", "3", "--http-addr", &http_addr],
+    );
+    wait_ready(http).await;
+    let c = client(&redis_url(), &q);
+    let id = enqueue(&c, "sleep_ms", vec![Value::Int(1_500)], None).await;
+    let watch = KeyWatch::start(&redis_url(), format!("arq:in-progress:{id}")).await;
+    let results = ResultWatch::start(&redis_url(), std::slice::from_ref(&id)).await;
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            !watch.holders().is_empty()
+        })
+        .await,
+        "our worker did not claim the job"
+    );
+    // Silent from here: the run (1.5 s) ends inside its confirmed lease (2.4 s from the last
+    // renewal), its finish hangs, and the key expires 3 s after the last renewal. Then the
+    // connections are cut (the held finish is never delivered): the finisher sends it again
+    // once Redis is back, and finds the token gone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.blackhole();
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+    let r = result_of(&c, &id, Duration::from_secs(40))
+        .await
+        .expect("no result");
+    let lost = wait_until(Duration::from_secs(10), || async {
+        leases_lost(http) == Some(1.0)
+    })
+    .await;
+    // Any second count (the renewer and the finish both counting) shows within a renewal.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = w.log_text();
+    let rs = runs(&log, &id);
+    let ctx = about(&log, &id);
+    println!(
+        "runs {}, overlapping {}, leases_lost_total {:?}, results written {:?}",
+        rs.len(),
+        overlaps(&rs),
+        leases_lost(http),
+        results.writes()
+    );
+    assert!(lost, "leases_lost_total {:?}\n{ctx}", leases_lost(http));
+    assert_eq!(leases_lost(http), Some(1.0), "counted twice\n{ctx}");
+    assert!(r.success, "{r:?}");
+    assert_eq!(
+        rs.len(),
+        2,
+        "the job should run again after its lease lapsed\n{ctx}"
+    );
+    // The case under test: the first run ended (not fenced) and only its finish was stale.
+    assert!(
+        rs[0].end.is_some() && !rs[0].fenced,
+        "the first run was fenced: want it ended, its finish stale\n{ctx}"
+    );
+    assert!(
+        log.contains("finish not confirmed before the lease lapsed"),
+        "{ctx}"
+    );
+    assert_eq!(overlaps(&rs), 0, "{ctx}");
+    assert_eq!(results.writes(), vec![1], "results written");
+}
+
+/// `lyanna_worker_leases_lost_total` from the admin server's `/metrics`.
+fn leases_lost(http: u16) -> Option<f64> {
+    let (_, text) = ops_support::http_get(http, "/metrics")?;
+    ops_support::metric_value(&text, "lyanna_worker_leases_lost_total")
 }
 
 struct Tally {
@@ -400,17 +458,11 @@ async fn readyz_follows_a_blackholed_redis() {
     wait_ready(http).await;
     let holed = Instant::now();
     proxy.blackhole();
-    let unready = wait_until(Duration::from_secs(25), || async {
-        readyz(http) == Some(503)
-    })
-    .await;
+    let unready = readyz_turns(http, 503, Duration::from_secs(25)).await;
     let unready_after = holed.elapsed();
     proxy.restore();
     let restored = Instant::now();
-    let ready = wait_until(Duration::from_secs(25), || async {
-        readyz(http) == Some(200)
-    })
-    .await;
+    let ready = readyz_turns(http, 200, Duration::from_secs(25)).await;
     let ready_after = restored.elapsed();
     println!(
         "readyz: 503 {:.2}s after Redis went silent (issue 12 target: 3 s), 200 {:.2}s after \
@@ -495,11 +547,7 @@ async fn proxy_modes_do_what_they_say() {
     assert_eq!(r.unwrap().map_err(|_| ()), Ok(vec![]), "reply not dropped");
     assert_eq!(proxy.dropped_replies(), 1);
     let mut admin = redis_conn(&redis_url()).await;
-    let v: Option<String> = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut admin)
-        .await
-        .unwrap();
+    let v = get(&mut admin, &key).await;
     assert_eq!(v.as_deref(), Some("1"), "the command did not run");
     // cut: open connections close, new ones are closed at once.
     let mut s = connect().await.unwrap();

@@ -6,7 +6,9 @@ mod common;
 mod lease_support;
 
 use common::{redis_conn, redis_url, uid, unique_queue, wait_until};
-use lease_support::{about, client, enqueue, ms_to_utc, overlaps, result_of, runs, worker};
+use lease_support::{
+    about, client, enqueue, get, ms_to_utc, overlaps, runs, settled_result, worker,
+};
 use lease_support::{KeyWatch, ResultWatch};
 use lyanna_worker::Value;
 use std::time::Duration;
@@ -53,15 +55,8 @@ async fn sigstop_past_the_lease_does_not_finish_a_job_taken_over() {
     // A is running again and B's run goes on: A must not touch B's claim.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut admin = redis_conn(&url).await;
-    let ip: Option<String> = redis::cmd("GET")
-        .arg(format!("arq:in-progress:{id}"))
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let r = result_of(&c, &id, Duration::from_secs(20))
-        .await
-        .expect("no result");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ip = get(&mut admin, &format!("arq:in-progress:{id}")).await;
+    let r = settled_result(&c, &id, Duration::from_secs(20)).await;
     let (la, lb) = (a.log_text(), b.log_text());
     let (ra, rb) = (runs(&la, &id), runs(&lb, &id));
     let a_finished = ra.iter().filter(|r| r.returned).count();
@@ -119,10 +114,7 @@ async fn poll_delay_longer_than_the_lease_starts_a_long_job_once() {
     let id = enqueue(&c, "sleep_ms", vec![Value::Int(12_000)], None).await;
     let watch = KeyWatch::start(&url, format!("arq:in-progress:{id}")).await;
     let results = ResultWatch::start(&url, std::slice::from_ref(&id)).await;
-    let r = result_of(&c, &id, Duration::from_secs(40))
-        .await
-        .expect("no result");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let r = settled_result(&c, &id, Duration::from_secs(40)).await;
     let log = w.log_text();
     let rs = runs(&log, &id);
     let holders = watch.holders();

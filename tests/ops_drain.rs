@@ -6,7 +6,7 @@
 mod common;
 mod ops_support;
 
-use common::{free_port, WorkerProcess};
+use common::{free_port, worker_at, WorkerProcess};
 use ops_support::{enqueue_cli, poll_until, status};
 use redis::Commands;
 use std::time::Duration;
@@ -37,14 +37,10 @@ fn queue_of_sleepers(test: &str) -> (String, Vec<String>) {
 fn start_worker(queue: &str, wait: &str, admin_port: u16) -> WorkerProcess {
     let addr = format!("127.0.0.1:{admin_port}");
     let url = common::redis_url();
-    WorkerProcess::spawn(
+    worker_at(
+        &url,
+        queue,
         &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            queue,
-            "--redis-url",
-            &url,
             "--poll-delay",
             "0.05",
             "--max-jobs",
@@ -56,7 +52,6 @@ fn start_worker(queue: &str, wait: &str, admin_port: u16) -> WorkerProcess {
             "--http-addr",
             &addr,
         ],
-        &[],
     )
 }
 

@@ -5,30 +5,16 @@
 mod common;
 mod ops_support;
 
-use common::{free_port, WorkerProcess};
+use common::{worker_at_with_admin, WorkerProcess};
 use ops_support::{enqueue_cli, poll_until, status, PortRedis};
 use serde_json::Value;
 use std::time::Duration;
 
 fn json_worker(url: &str, queue: &str) -> (WorkerProcess, u16) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            queue,
-            "--redis-url",
-            url,
-            "--http-addr",
-            &addr,
-            "--poll-delay",
-            "0.05",
-            "--log-format",
-            "json",
-        ],
-        &[],
+    let (w, port) = worker_at_with_admin(
+        url,
+        queue,
+        &["--poll-delay", "0.05", "--log-format", "json"],
     );
     (w, port)
 }

@@ -116,21 +116,14 @@ fn daemonset_probes_the_admin_servers_paths_and_port() {
 
     // The paths answer on the real binary (Diagnostics: no database needed).
     let queue = common::unique_queue("manifest-probes");
-    let local = common::free_port();
-    let addr = format!("127.0.0.1:{local}");
     let url = common::redis_url();
-    let mut w = common::WorkerProcess::spawn(
+    let (mut w, local) = common::worker_at_with_admin(
+        &url,
+        &queue,
         &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &queue,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            &addr,
+            "--poll-delay",
+            "0.5", // the default
         ],
-        &[],
     );
     for path in [
         str_of(&live["httpGet"]["path"]),

@@ -6,29 +6,15 @@
 mod common;
 mod ops_support;
 
-use common::{free_port, WorkerProcess};
+use common::{worker_at_with_admin, WorkerProcess};
 use ops_support::promtext::{self, Exposition};
 use ops_support::{enqueue_cli, http_get, poll_until, status, PortRedis};
 use std::time::Duration;
 
 /// A worker of the Diagnostics set with its admin server on a free port.
 fn worker_with_admin(redis_url: &str, queue: &str, extra: &[&str]) -> (WorkerProcess, u16) {
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "--settings",
-        "Diagnostics",
-        "--queue",
-        queue,
-        "--redis-url",
-        redis_url,
-        "--http-addr",
-        &addr,
-        "--poll-delay",
-        "0.1",
-    ];
-    args.extend_from_slice(extra);
-    let w = WorkerProcess::spawn(&args, &[]);
+    let flags = [&["--poll-delay", "0.1"], extra].concat();
+    let (w, port) = worker_at_with_admin(redis_url, queue, &flags);
     assert!(
         poll_until(Duration::from_secs(10), || status(port, "/livez") != 0),
         "admin server did not come up"
@@ -238,19 +224,13 @@ fn rejected_credentials_end_start_up() {
         format!("redis://:wrong-pw@127.0.0.1:{}", redis.port),
         redis.url(), // no password at all: NOAUTH on the first command
     ] {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut w = WorkerProcess::spawn(
+        let (mut w, _) = worker_at_with_admin(
+            &url,
+            &queue,
             &[
-                "--settings",
-                "Diagnostics",
-                "--queue",
-                &queue,
-                "--redis-url",
-                &url,
-                "--http-addr",
-                &addr,
+                "--poll-delay",
+                "0.5", // the default
             ],
-            &[],
         );
         let code = w.wait(Duration::from_secs(15));
         assert!(

@@ -4,7 +4,7 @@
 mod common;
 mod redis_harness;
 
-use common::{free_port, uid, unique_queue, wait_until, WorkerProcess};
+use common::{uid, unique_queue, wait_until, worker_at_with_admin};
 use lyanna_worker::client::Client;
 use lyanna_worker::codec::Codec;
 use lyanna_worker::conn::{Redis, RedisSettings};
@@ -22,18 +22,10 @@ async fn restart_under_load_loses_nothing() {
     let (mut redis_node, _dir) = single_node(&["--appendonly", "yes", "--appendfsync", "always"]);
     let url = format!("redis://127.0.0.1:{}", redis_node.port);
     let q = unique_queue("restart");
-    let http = free_port();
-    let http_addr = format!("127.0.0.1:{http}");
-    let mut worker = WorkerProcess::spawn(
+    let (mut worker, http) = worker_at_with_admin(
+        &url,
+        &q,
         &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            &http_addr,
             "--poll-delay",
             "0.05",
             "--max-jobs",
@@ -41,7 +33,6 @@ async fn restart_under_load_loses_nothing() {
             "--redis-connect-timeout",
             "1",
         ],
-        &[],
     );
     assert!(
         wait_until(Duration::from_secs(20), || async {

@@ -4,7 +4,7 @@
 mod common;
 mod redis_harness;
 
-use common::{cli, free_port, uid, unique_queue, wait_until, WorkerProcess};
+use common::{cli, free_port, uid, unique_queue, wait_until, worker_at_with_admin};
 use lyanna_worker::client::Client;
 use lyanna_worker::codec::Codec;
 use lyanna_worker::conn::{Redis, RedisSettings};
@@ -219,18 +219,10 @@ async fn acl_user_and_password_rotation() {
 
     let url = format!("redis://worker:{pw}@127.0.0.1:{port}/2");
     let masked = format!("redis://worker:***@127.0.0.1:{port}/2");
-    let http = free_port();
-    let http_addr = format!("127.0.0.1:{http}");
-    let mut worker = WorkerProcess::spawn(
+    let (mut worker, http) = worker_at_with_admin(
+        &url,
+        &q,
         &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            &http_addr,
             "--poll-delay",
             "0.05",
             "--allow-abort-jobs",
@@ -239,7 +231,6 @@ async fn acl_user_and_password_rotation() {
             "--health-check-interval",
             "1",
         ],
-        &[],
     );
     let admin2 = connect(&format!("redis://127.0.0.1:{port}/2"))
         .await

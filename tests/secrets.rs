@@ -13,29 +13,20 @@ mod tls;
 
 use common::{free_port, unique_queue, worker_bin};
 use ops_support::{http_get, poll_until, status, PortRedis};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use testkit::Process;
 
 /// The dashboard's admin token, given to every worker through its environment (and once on
 /// the command line, in `bad_configuration_and_wrong_passwords`): never printed either.
 const ADMIN_TOKEN: &str = "AdminTok-7305-secret";
 
-/// A process whose stdout and stderr both go to one file.
-struct Run {
-    child: Child,
-    out: PathBuf,
-}
+/// A worker or CLI process whose stdout and stderr both go to one file.
+struct Run(Process);
 
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let out = std::env::temp_dir().join(format!("lyanna-secrets-{}.log", common::uid()));
-    let file = std::fs::File::create(&out).expect("output file");
     let mut cmd = Command::new(worker_bin());
-    cmd.args(args)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("dup"))
-        .stderr(file);
+    cmd.args(args).env("RUST_LOG", "trace").stdin(Stdio::null());
     for var in [
         "REDIS_URL",
         "REDIS_PASSWORD",
@@ -48,41 +39,21 @@ fn spawn(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    Run {
-        child: cmd.spawn().expect("start lyanna-worker"),
-        out,
-    }
+    Run(Process::spawn_logged_all("lyanna-secrets", &mut cmd))
 }
 
 impl Run {
     fn wait(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return s.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.0.wait(timeout).and_then(|s| s.code())
     }
 
     fn terminate(&mut self) -> Option<i32> {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        self.0.signal("TERM");
         self.wait(Duration::from_secs(15))
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.out).unwrap_or_default()).into_owned()
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.out);
+        self.0.log_text()
     }
 }
 
@@ -91,6 +62,19 @@ fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut r = spawn(args, env);
     let code = r.wait(Duration::from_secs(30));
     (code, r.text())
+}
+
+/// A worker (admin server off) started on `url` with `extra`, run to its end (start-up fails).
+fn start_up(url: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let args = [
+        "--settings",
+        "Diagnostics",
+        "--http-addr",
+        "off",
+        "--redis-url",
+        url,
+    ];
+    run_to_end(&[&args[..], extra].concat(), &[])
 }
 
 /// Everything printed so far must be free of every secret (and of telling fragments).
@@ -104,12 +88,43 @@ fn assert_clean(what: &str, text: &str, secrets: &[&str]) {
     }
 }
 
+/// `/metrics` as it is now (empty when it does not answer).
+fn metrics_page(http: u16) -> String {
+    http_get(http, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default()
+}
+
+/// A private Redis started with `requirepass pw` and `extra`.
+fn protected_redis(pw: &str, extra: &[&str]) -> PortRedis {
+    let mut redis = PortRedis::reserve(&[&["--requirepass", pw], extra].concat());
+    redis.start();
+    redis
+}
+
 /// How one connection form is given to the worker and the CLI.
 struct Form {
     name: &'static str,
     args: Vec<String>,
     env: Vec<(&'static str, String)>,
     secrets: Vec<&'static str>,
+}
+
+impl Form {
+    /// A form whose one secret is `pw`.
+    fn new(
+        name: &'static str,
+        args: Vec<String>,
+        env: Vec<(&'static str, String)>,
+        pw: &'static str,
+    ) -> Form {
+        Form {
+            name,
+            args,
+            env,
+            secrets: vec![pw],
+        }
+    }
 }
 
 /// Runs a worker (json or text logs) and the CLI with `form` through a job, /metrics, an
@@ -165,11 +180,7 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
     cli(&["--check"], &mut cli_out);
     cli(&["--help"], &mut cli_out);
     let mut pages = String::new();
-    pages.push_str(
-        &http_get(http, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default(),
-    );
+    pages.push_str(&metrics_page(http));
     // The dashboard: its pages, a wrong login and a right one, an action with the bearer.
     for path in [
         "/ui",
@@ -201,11 +212,7 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
         "{what}: still ready with Redis stopped"
     );
     std::thread::sleep(Duration::from_secs(1));
-    pages.push_str(
-        &http_get(http, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default(),
-    );
+    pages.push_str(&metrics_page(http));
     // The CLI while Redis is down.
     cli(&["queue", "--redis-connect-timeout", "0.5"], &mut cli_out);
     redis.start();
@@ -213,11 +220,7 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
         poll_until(Duration::from_secs(20), || status(http, "/readyz") == 200),
         "{what}: no reconnect"
     );
-    pages.push_str(
-        &http_get(http, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default(),
-    );
+    pages.push_str(&metrics_page(http));
     assert_eq!(w.terminate(), Some(0), "{what}: shutdown:\n{}", w.text());
 
     let log = w.text();
@@ -239,44 +242,31 @@ fn both_log_formats(form: Form, redis: &mut PortRedis) {
 #[test]
 fn password_in_the_url_userinfo() {
     const PW: &str = "PwUserinfo-4417";
-    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
-    redis.start();
+    let mut redis = protected_redis(PW, &[]);
     let url = format!("redis://:{PW}@127.0.0.1:{}/0", redis.port);
-    let form = Form {
-        name: "userinfo",
-        args: vec!["--redis-url".into(), url],
-        env: vec![],
-        secrets: vec![PW],
-    };
+    let form = Form::new("userinfo", vec!["--redis-url".into(), url], vec![], PW);
     both_log_formats(form, &mut redis);
 }
 
 #[test]
 fn user_and_password_in_the_environment_url() {
     const PW: &str = "PwUser-5521";
-    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
-    redis.start();
+    let mut redis = protected_redis(PW, &[]);
     let url = format!("redis://default:{PW}@127.0.0.1:{}", redis.port);
-    let form = Form {
-        name: "user-password",
-        args: vec![],
-        env: vec![("REDIS_URL", url)],
-        secrets: vec![PW],
-    };
+    let form = Form::new("user-password", vec![], vec![("REDIS_URL", url)], PW);
     both_log_formats(form, &mut redis);
 }
 
 #[test]
 fn password_apart_from_the_url() {
     const PW: &str = "PwFlag-6631";
-    let mut redis = PortRedis::reserve(&["--requirepass", PW]);
-    redis.start();
-    let form = Form {
-        name: "redis-password",
-        args: vec!["--redis-url".into(), redis.url()],
-        env: vec![("REDIS_PASSWORD", PW.to_string())],
-        secrets: vec![PW],
-    };
+    let mut redis = protected_redis(PW, &[]);
+    let form = Form::new(
+        "redis-password",
+        vec!["--redis-url".into(), redis.url()],
+        vec![("REDIS_PASSWORD", PW.to_string())],
+        PW,
+    );
     both_log_formats(form, &mut redis);
 }
 
@@ -286,18 +276,17 @@ fn unix_socket_with_pass_in_the_query() {
     let sock_dir = tempfile::tempdir().expect("tempdir");
     let sock = sock_dir.path().join("r.sock");
     let sock_s = sock.to_string_lossy().to_string();
-    let mut redis = PortRedis::reserve(&["--requirepass", PW, "--unixsocket", &sock_s]);
-    redis.start();
+    let mut redis = protected_redis(PW, &["--unixsocket", &sock_s]);
     assert!(poll_until(Duration::from_secs(5), || sock.exists()));
-    let form = Form {
-        name: "unix-pass",
-        args: vec![
+    let form = Form::new(
+        "unix-pass",
+        vec![
             "--redis-url".into(),
             format!("unix://{sock_s}?db=0&pass={PW}"),
         ],
-        env: vec![],
-        secrets: vec![PW],
-    };
+        vec![],
+        PW,
+    );
     both_log_formats(form, &mut redis);
 }
 
@@ -309,46 +298,37 @@ fn tls_with_a_ca_file_and_a_password() {
     let s = |p: &std::path::Path| p.to_string_lossy().to_string();
     let tls_port_s = tls_port.to_string();
     let (cert, key, ca) = (s(&files.cert), s(&files.key), s(&files.ca));
-    let mut redis = PortRedis::reserve(&[
-        "--requirepass",
+    let mut redis = protected_redis(
         PW,
-        "--tls-port",
-        &tls_port_s,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-        "--tls-ca-cert-file",
-        &ca,
-        "--tls-auth-clients",
-        "no",
-    ]);
-    redis.start();
-    let form = Form {
-        name: "tls",
-        args: vec![
+        &[
+            "--tls-port",
+            &tls_port_s,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ],
+    );
+    let form = Form::new(
+        "tls",
+        vec![
             "--redis-url".into(),
             format!("rediss://:{PW}@127.0.0.1:{tls_port}/0"),
             "--redis-ca-file".into(),
             ca.clone(),
         ],
-        env: vec![],
-        secrets: vec![PW],
-    };
+        vec![],
+        PW,
+    );
     exercise(&form, &mut redis, true);
     // The wrong CA: the trust error is printed, the password is not.
-    let (code, out) = run_to_end(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--http-addr",
-            "off",
-            "--redis-url",
-            &format!("rediss://:{PW}@127.0.0.1:{tls_port}/0"),
-            "--redis-ca-file",
-            &s(&files.other_ca),
-        ],
-        &[],
+    let (code, out) = start_up(
+        &format!("rediss://:{PW}@127.0.0.1:{tls_port}/0"),
+        &["--redis-ca-file", &s(&files.other_ca)],
     );
     assert_eq!(code, Some(1), "{out}");
     assert_clean("tls, wrong CA", &out, &[PW]);
@@ -388,9 +368,7 @@ fn sentinel_passwords() {
             http, "/readyz"
         ) == 503));
         std::thread::sleep(Duration::from_secs(2));
-        let metrics = http_get(http, "/metrics")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
+        let metrics = metrics_page(http);
         assert_eq!(w.terminate(), Some(0));
         let log = w.text();
         assert!(log.contains("redis+sentinel://app:***@"), "{log}");
@@ -509,23 +487,12 @@ fn bad_configuration_and_wrong_passwords() {
     assert_clean("unix with sentinel", &out, &["PwBadH-108", "PwBadI-109"]);
 
     const RIGHT: &str = "PwRight-201";
-    let mut redis = PortRedis::reserve(&["--requirepass", RIGHT]);
-    redis.start();
+    let redis = protected_redis(RIGHT, &[]);
     for wrong in [
         format!("redis://:PwWrong-202@127.0.0.1:{}", redis.port),
         format!("redis://default:PwWrong-202@127.0.0.1:{}/0", redis.port),
     ] {
-        let (code, out) = run_to_end(
-            &[
-                "--settings",
-                "Diagnostics",
-                "--http-addr",
-                "off",
-                "--redis-url",
-                &wrong,
-            ],
-            &[],
-        );
+        let (code, out) = start_up(&wrong, &[]);
         assert_eq!(code, Some(1), "{out}");
         assert!(out.contains("password"), "no hint: {out}");
         assert_clean("wrong password", &out, &["PwWrong-202", RIGHT]);

@@ -15,21 +15,7 @@ async fn enqueue_wakes_an_idle_worker_with_notifications_on() {
     let q = unique_queue("wake");
     let url = server.url();
     // A 30 s poll delay: only a notification can start the job within the wait below.
-    let _w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            "off",
-            "--poll-delay",
-            "30",
-        ],
-        &[],
-    );
+    let _w = worker_at(&url, &q, &["--http-addr", "off", "--poll-delay", "30"]);
     let c = Client::new(
         Redis::new(&RedisSettings::from_url(url.clone())).unwrap(),
         q.clone(),

@@ -100,8 +100,8 @@ impl Renewer {
                 self.identity.lost.cancel();
             }
             for l in &held {
-                self.metrics.lease_lost();
                 l.lose();
+                l.count_loss(&self.metrics);
             }
             return Ok(());
         }
@@ -112,6 +112,9 @@ impl Renewer {
                 // Gone while the run still holds it (not a finish that just removed it).
                 warn!(job_id = %String::from_utf8_lossy(&l.job_id), "lease lost: the in-progress key no longer holds our token");
                 l.lose();
+                // Counted here too: a run that already ended (its finish waiting on Redis)
+                // has no fence left to count it.
+                l.count_loss(&self.metrics);
             }
         }
         Ok(())

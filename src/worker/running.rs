@@ -4,6 +4,7 @@
 
 use super::claim::Claimed;
 use super::execute::run_job;
+use super::finish::Written;
 use super::lease::{fenced, Lease};
 use super::shared::Shared;
 use std::collections::HashMap;
@@ -95,13 +96,20 @@ impl Running {
             async move {
                 let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
                 match fenced(lease.clone(), run).await {
-                    Ok((op, outcome)) => {
-                        if shared.finisher.finish(op).await.is_some() {
-                            shared.count(outcome);
+                    Ok((op, outcome)) => match shared.finisher.finish(op).await {
+                        Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
+                        // Gone at a retry: our lost-reply attempt wrote it while the lease
+                        // was confirmed, or the lease lapsed first (counted once, here or by
+                        // the renewer, whichever sees it first).
+                        Some(Written::GoneAfterRetry) if !lease.held() => {
+                            lease.count_loss(&shared.metrics);
+                            warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
                         }
-                    }
+                        Some(_) => shared.count(outcome),
+                        None => {}
+                    },
                     Err(_) => {
-                        shared.metrics.lease_lost();
+                        lease.count_loss(&shared.metrics);
                         warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");
                     }
                 }

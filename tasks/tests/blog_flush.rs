@@ -84,17 +84,10 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         let prefix = self.prefix.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let mut c = redis_conn().await;
-                drop_prefix(&mut c, &prefix).await;
-            });
-        })
-        .join();
+        block_on_own_thread(async move {
+            let mut c = redis_conn().await;
+            drop_prefix(&mut c, &prefix).await;
+        });
     }
 }
 

@@ -2,8 +2,9 @@
 
 use super::{free_port, wait_for_port};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+use testkit::Process;
 
 fn running_as_root() -> bool {
     Command::new("id")
@@ -16,7 +17,7 @@ fn running_as_root() -> bool {
 /// A `memcached` on a free port (or a given one, to restart it), killed on drop.
 pub struct Memcached {
     pub port: u16,
-    child: Option<Child>,
+    process: Option<Process>,
 }
 
 impl Memcached {
@@ -39,15 +40,12 @@ impl Memcached {
         if running_as_root() {
             cmd.args(["-u", "root"]);
         }
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start memcached (apt-get install memcached)");
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let process = Process::spawn("memcached (apt-get install memcached)", &mut cmd);
         wait_for_port(port, "memcached");
         Memcached {
             port,
-            child: Some(child),
+            process: Some(process),
         }
     }
 
@@ -55,11 +53,9 @@ impl Memcached {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Kills it (its drop does).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.process = None;
     }
 
     fn roundtrip(&self, request: &[u8], end: &[&[u8]]) -> Vec<u8> {
@@ -111,11 +107,5 @@ impl Memcached {
             .filter_map(|l| l.strip_prefix("HD k"))
             .map(str::to_string)
             .collect()
-    }
-}
-
-impl Drop for Memcached {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

@@ -1,21 +1,26 @@
 //! Test harness for the blog's tasks (`WorkerSettings`), shared by the root `tests/blog_*.rs`
 //! and by `tasks/tests/` (included there with `#[path]`, so it uses nothing of
-//! `tests/common`): a scratch MariaDB database per test, memcached processes on free ports,
-//! a TCP proxy that can cut a server off, the web app's page views, and a Redis provider.
+//! `tests/common`; what both share comes from the `testkit` crate): a scratch MariaDB
+//! database per test, memcached processes on free ports, the SMTP sink, the web app's page
+//! views, and a Redis provider.
 //!
 //! Env: `TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`), `TEST_REDIS_URL`.
 #![allow(dead_code, unused_imports)]
 
 pub mod memcached;
-pub mod proxy;
 pub mod smtp;
 
 pub use memcached::Memcached;
+/// `cut()` / `restore()` make a server unreachable on cue (one proxy, in `testkit`).
+pub use testkit::proxy;
+/// Polls until true or a timeout; never asserts a timing, only bounds the wait.
+pub use testkit::wait_until as eventually;
+pub use testkit::{
+    block_on_own_thread, free_port, mysql_url, redis_url, short_uid as uid, wait_for_port,
+};
 
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::{AssertSqlSafe, Executor};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
 
 pub const SCHEMA: &str = include_str!("../../tasks/schema.sql");
 
@@ -29,25 +34,6 @@ pub fn repo_root() -> std::path::PathBuf {
             .map(std::path::Path::to_path_buf)
             .unwrap_or(here)
     }
-}
-
-pub fn uid() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
-}
-
-pub fn mysql_url() -> String {
-    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string())
-}
-
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
 }
 
 /// A database `lyanna_test_<random>` with the blog's tables, dropped when this is dropped.
@@ -164,35 +150,19 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        // Drop runs outside any runtime we may block: use a thread with its own.
         let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                if let Ok(admin) = MySqlPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&mysql_url())
-                    .await
-                {
-                    let _ = admin
-                        .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
-                        .await;
-                    admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-pub fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(20));
+        block_on_own_thread(async move {
+            if let Ok(admin) = MySqlPoolOptions::new()
+                .max_connections(1)
+                .connect(&mysql_url())
+                .await
+            {
+                let _ = admin
+                    .execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`")))
+                    .await;
+                admin.close().await;
+            }
+        });
     }
 }
 
@@ -213,12 +183,9 @@ pub async fn view(conn: &mut redis::aio::MultiplexedConnection, prefix: &str, id
         .expect("HINCRBY");
 }
 
+/// A connection to the shared test Redis.
 pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
-        .expect("redis url")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to test Redis")
+    testkit::redis_conn(&redis_url()).await
 }
 
 /// Deletes every key under `prefix` (the test's own; never anything else).
@@ -256,24 +223,6 @@ pub async fn scard(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u
         .query_async(conn)
         .await
         .expect("SCARD")
-}
-
-/// Polls `f` until true or `timeout`; never asserts a timing, only bounds the wait.
-pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Gives tasks run in the test process a connection to the test Redis, as the worker does.

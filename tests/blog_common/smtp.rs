@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use testkit::Process;
 
 pub const USER: &str = "blog@example.com";
 pub const PASSWORD: &str = "sink-password";
@@ -36,8 +37,9 @@ pub struct Mail {
 
 pub struct SmtpSink {
     pub port: u16,
+    /// Before `dir`: the sink is killed before its directory goes.
+    process: Option<Process>,
     pub dir: tempfile::TempDir,
-    child: Option<Child>,
 }
 
 /// `off`, `implicit` or `starttls`.
@@ -62,7 +64,7 @@ impl SmtpSink {
         let mut s = SmtpSink {
             port,
             dir,
-            child: None,
+            process: None,
         };
         s.spawn(python, opts);
         s
@@ -82,18 +84,16 @@ impl SmtpSink {
         for r in opts.reject_once {
             cmd.args(["--reject-once", r]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SMTP sink");
+        cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let process = self
+            .process
+            .insert(Process::spawn("the SMTP sink", &mut cmd));
         let mut line = String::new();
-        let stdout = child.stdout.take().expect("sink stdout");
+        let stdout = process.stdout.take().expect("sink stdout");
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read sink");
         assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
-        self.child = Some(child);
     }
 
     pub fn out(&self) -> PathBuf {
@@ -143,16 +143,8 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Kills it (its drop does).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.stop();
+        self.process = None;
     }
 }

@@ -1,32 +1,21 @@
-//! Test harness shared by the integration tests: the shared Redis with a unique queue per
-//! test, worker processes started from the built binary (stopped on drop), private
-//! `redis-server` processes on free ports, the Python arq venv, and (`proxy`) a loopback TCP
-//! proxy that cuts, blackholes or drops replies on cue.
-#![allow(dead_code)]
+//! What the root crate's integration tests share: worker processes started from the built
+//! binary (stopped on drop), private `redis-server` processes on free ports, the Python arq
+//! venv and its workers, the library client on the shared Redis. The pieces every test
+//! harness repeats (ids, ports, waiting, child processes, `redis-server`, the fault proxy,
+//! log text) live in the `testkit` crate (`testkit/`) and are re-exported here.
+#![allow(dead_code, unused_imports)]
 
 pub mod http;
-pub mod proxy;
+pub use testkit::proxy;
+pub use testkit::{
+    count_lines, count_lines_with, free_port, redis_conn, redis_url, strip_ansi, uid, unique_queue,
+    wait_for_port, wait_until, Process, RedisNode,
+};
 
-use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// The Redis every test shares (never flushed; tests use their own queue names and ids).
-pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
-}
-
-pub fn uid() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
-
-/// A queue name no other test uses.
-pub fn unique_queue(test: &str) -> String {
-    format!("test:{test}:{}", &uid()[..12])
-}
 
 pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -36,42 +25,11 @@ pub fn worker_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_lyanna-worker"))
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
-}
-
-pub async fn redis_conn(url: &str) -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(url).expect("redis url");
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect to test Redis")
-}
-
-/// Polls `f` until it returns true or `timeout` passes.
-pub async fn wait_until<F, Fut>(timeout: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A `lyanna-worker` child process; killed (SIGKILL) when dropped unless stopped.
+/// A `lyanna-worker` child process, its stderr in `log`; killed (SIGKILL) when dropped
+/// unless stopped, its log printed when the test panics.
 pub struct WorkerProcess {
-    pub child: Child,
+    /// Derefs to the `std::process::Child` (`child.try_wait()`).
+    pub child: Process,
     pub log: PathBuf,
 }
 
@@ -101,28 +59,22 @@ impl WorkerProcess {
 
     /// Any command line.
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let log = std::env::temp_dir().join(format!("lyanna-worker-{}.log", uid()));
-        let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = Command::new(worker_bin());
-        cmd.args(args)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(file);
+        cmd.args(args).env("RUST_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd.spawn().expect("start lyanna-worker");
+        let child = Process::spawn_logged("lyanna-worker", &mut cmd);
+        let log = child.log().expect("worker log").to_path_buf();
         WorkerProcess { child, log }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill")
-            .args([&format!("-{sig}"), &self.pid().to_string()])
-            .status();
+        self.child.signal(sig);
     }
 
     /// SIGTERM, then wait up to `timeout` for the exit code.
@@ -131,44 +83,17 @@ impl WorkerProcess {
         self.wait(timeout)
     }
 
+    /// The exit code, when it exited within `timeout` (`None` also when killed by a signal).
     pub fn wait(&mut self, timeout: Duration) -> Option<i32> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.child.wait(timeout).and_then(|s| s.code())
     }
 
     pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 
     pub fn log_text(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_file(&self.log);
-        } else {
-            eprintln!(
-                "--- worker log {} ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
+        self.child.log_text()
     }
 }
 
@@ -184,59 +109,28 @@ pub fn cli(args: &[&str]) -> Output {
 /// A private `redis-server` on a free port, stopped on drop.
 pub struct RedisServer {
     pub port: u16,
-    child: Child,
+    node: RedisNode,
     pub dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     pub fn start(extra: &[&str]) -> Self {
-        let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
-        let port_s = port.to_string();
-        let mut args = vec![
-            "--port",
-            &port_s,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ];
-        let dir_s = dir.path().to_string_lossy().to_string();
-        args.extend_from_slice(&["--dir", &dir_s]);
-        args.extend_from_slice(extra);
-        let child = Command::new("redis-server")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let s = RedisServer { port, child, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let mut node = RedisNode::in_dir("redis-server", dir.path(), extra);
+        node.start();
+        RedisServer {
+            port: node.port,
+            node,
+            dir,
         }
-        s
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.node.url()
     }
 
     pub fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
+        self.node.stop();
     }
 }
 
@@ -284,7 +178,7 @@ pub fn python_output(script: &str, args: &[&str], env: &[(&str, &str)]) -> Outpu
 
 /// A Python arq worker (`arq_reference.WorkerSettings`) on `queue`, killed on drop.
 pub struct PythonWorker {
-    child: Child,
+    child: Process,
     pub log: PathBuf,
 }
 
@@ -294,29 +188,12 @@ impl PythonWorker {
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.child.log_text()
     }
 
+    /// SIGINT (arq's graceful stop), SIGKILL when it has not exited within 10 s.
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-    }
-}
-
-impl Drop for PythonWorker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        self.child.stop_with("INT", Duration::from_secs(10));
     }
 }
 
@@ -422,24 +299,19 @@ pub fn python_worker_with(module: &str, queue: &str, env: &[(&str, &str)]) -> Py
 /// shared Redis and `queue`, its log in a file of its own.
 fn spawn_python_worker(module: &str, dir: &str, queue: &str, env: &[(&str, &str)]) -> PythonWorker {
     let arq = python().with_file_name("arq");
-    let log = std::env::temp_dir().join(format!("arq-python-{}.log", uid()));
-    let file = std::fs::File::create(&log).expect("log file");
     let mut cmd = Command::new(arq);
     cmd.arg(format!("{module}.WorkerSettings"))
         .current_dir(project_root().join(dir))
         .env("PYTHONPATH", project_root().join("benches/python"))
         .env("BENCH_REDIS_URL", redis_url())
         .env("BENCH_QUEUE", queue)
-        .env("ARQ_POLL_DELAY", "0.05")
-        .stdout(Stdio::null())
-        .stderr(file);
+        .env("ARQ_POLL_DELAY", "0.05");
     for (k, v) in env {
         cmd.env(k, v);
     }
-    PythonWorker {
-        child: cmd.spawn().expect("start python arq worker"),
-        log,
-    }
+    let child = Process::spawn_logged("arq-python", &mut cmd);
+    let log = child.log().expect("arq log").to_path_buf();
+    PythonWorker { child, log }
 }
 
 /// The environment that runs a process with its clock `offset` away (libfaketime, e.g.
@@ -470,40 +342,9 @@ pub fn client_at(
     lyanna_worker::client::Client::new(redis, queue, codec)
 }
 
-/// `s` without ANSI colour codes (the text log colours field names: `job_id=` is split).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ parameters final-byte (a letter).
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Lines of `log` (colour codes ignored) that contain every one of `needles`.
-pub fn count_lines_with(log: &str, needles: &[&str]) -> usize {
-    strip_ansi(log)
-        .lines()
-        .filter(|l| needles.iter().all(|n| l.contains(n)))
-        .count()
-}
-
-/// Lines of `log` (colour codes ignored) that contain `needle`.
-pub fn count_lines(log: &str, needle: &str) -> usize {
-    count_lines_with(log, &[needle])
-}
-
-/// Starts `lyanna-worker --settings Diagnostics --http-addr off` on `queue` at `url` with
-/// `extra` (for flags `WorkerProcess::start` sets already: clap takes each flag once).
+/// Starts `lyanna-worker --settings Diagnostics` on `queue` at `url` with `extra`, polling
+/// every 50 ms and its admin server off unless `extra` names `--settings`, `--poll-delay` or
+/// `--http-addr` itself (clap takes each flag once).
 pub fn worker_at(url: &str, queue: &str, extra: &[&str]) -> WorkerProcess {
     worker_at_with(url, queue, extra, &[])
 }
@@ -515,19 +356,52 @@ pub fn worker_at_with(
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> WorkerProcess {
-    let mut args = vec![
-        "--settings",
-        "Diagnostics",
-        "--queue",
-        queue,
-        "--http-addr",
-        "off",
-        "--redis-url",
-        url,
-    ];
+    let mut args = vec!["--queue", queue, "--redis-url", url];
+    if !extra.contains(&"--settings") {
+        args.extend_from_slice(&["--settings", "Diagnostics"]);
+    }
+    if !extra.contains(&"--http-addr") {
+        args.extend_from_slice(&["--http-addr", "off"]);
+    }
     if !extra.contains(&"--poll-delay") {
         args.extend_from_slice(&["--poll-delay", "0.05"]);
     }
     args.extend_from_slice(extra);
     WorkerProcess::spawn(&args, env)
+}
+
+/// [`worker_at`] with its admin server on a free port: the worker and that port.
+pub fn worker_at_with_admin(url: &str, queue: &str, extra: &[&str]) -> (WorkerProcess, u16) {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let w = worker_at(
+        url,
+        queue,
+        &[&["--http-addr", addr.as_str()], extra].concat(),
+    );
+    (w, port)
+}
+
+/// The cron ticks the Diagnostics set recorded on `queue` (the list `{queue}:ticks`), in
+/// order; the list and the queue are deleted.
+pub fn take_cron_ticks(url: &str, queue: &str) -> Vec<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut conn = redis_conn(url).await;
+        let key = format!("{queue}:ticks");
+        let t: Vec<String> = redis::cmd("LRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        drop_queue(&mut conn, queue).await;
+        t
+    })
 }

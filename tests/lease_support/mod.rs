@@ -4,7 +4,7 @@
 //! of a job overlap in time, nothing finished twice, one result.
 #![allow(dead_code)]
 
-use crate::common::{uid, WorkerProcess};
+use crate::common::uid;
 use chrono::{DateTime, Utc};
 use lyanna_worker::client::Client;
 use lyanna_worker::codec::Codec;
@@ -12,27 +12,11 @@ use lyanna_worker::conn::{Redis, RedisSettings};
 use lyanna_worker::protocol::job::JobResult;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use testkit::strip_ansi;
 
 /// `lyanna-worker --settings Diagnostics` on `queue` through `url`, polling every 50 ms,
 /// admin server off unless `extra` names `--http-addr` (each flag once: no duplicates).
-pub fn worker(url: &str, queue: &str, extra: &[&str]) -> WorkerProcess {
-    let mut args = vec![
-        "--settings",
-        "Diagnostics",
-        "--queue",
-        queue,
-        "--redis-url",
-        url,
-    ];
-    if !extra.contains(&"--http-addr") {
-        args.extend_from_slice(&["--http-addr", "off"]);
-    }
-    if !extra.contains(&"--poll-delay") {
-        args.extend_from_slice(&["--poll-delay", "0.05"]);
-    }
-    args.extend_from_slice(extra);
-    WorkerProcess::spawn(&args, &[])
-}
+pub use crate::common::worker_at as worker;
 
 /// A client of `queue` on `url` that gives up on a silent Redis after a second.
 pub fn client(url: &str, queue: &str) -> Client {
@@ -96,23 +80,6 @@ pub async fn result_of(c: &Client, id: &str, timeout: Duration) -> Option<JobRes
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// One line of a worker's log with its timestamp.
@@ -336,16 +303,31 @@ impl Drop for ResultWatch {
     }
 }
 
+/// The result of `id` (panics when none comes within `timeout`), then a second more so the
+/// watchers (`ResultWatch` samples every 20 ms) see it and any second write that would follow.
+pub async fn settled_result(c: &Client, id: &str, timeout: Duration) -> JobResult {
+    let r = result_of(c, id, timeout).await.expect("no result");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    r
+}
+
+/// `GET key` on a direct connection.
+pub async fn get(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<String> {
+    redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
+}
+
+/// `EXISTS key` on a direct connection.
+pub async fn exists(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> bool {
+    redis::cmd("EXISTS")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
 /// A connection that gives up after 2 s (the server may be down).
 async fn connect(url: &str) -> Option<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(url).ok()?;
-    let cfg = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
-    client
-        .get_multiplexed_async_connection_with_config(&cfg)
-        .await
-        .ok()
+    testkit::connect(url, Duration::from_secs(2)).await
 }
 
 pub fn ms_to_utc(ms: i64) -> DateTime<Utc> {
