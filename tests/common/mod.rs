@@ -5,6 +5,7 @@
 //! log text) live in the `testkit` crate (`testkit/`) and are re-exported here.
 #![allow(dead_code, unused_imports)]
 
+pub mod http;
 pub use testkit::proxy;
 pub use testkit::{
     count_lines, count_lines_with, free_port, redis_conn, redis_url, strip_ansi, uid, unique_queue,
