@@ -1,9 +1,12 @@
 //! Test harness shared by the integration tests: the shared Redis with a unique queue per
 //! test, worker processes started from the built binary (stopped on drop), private
 //! `redis-server` processes on free ports, the Python arq venv, and (`proxy`) a loopback TCP
-//! proxy that cuts, blackholes or drops replies on cue.
+//! proxy that cuts, blackholes or drops replies on cue, (`http`) a tiny blocking HTTP client
+//! and (`browser`) a headless Chromium driven over WebDriver.
 #![allow(dead_code)]
 
+pub mod browser;
+pub mod http;
 pub mod proxy;
 
 use std::io::Read;
