@@ -1,52 +1,261 @@
-//! The dashboard (`/ui` on the admin server) in a real headless Chromium, against a worker on
-//! the real Redis with jobs enqueued by Python arq.
+//! The dashboard (`/ui` on the admin server) in a real headless Chromium (tests/common/browser.rs),
+//! against workers on the real Redis with jobs enqueued, read, aborted and re-enqueued by
+//! Python arq (tests/python/ui_dashboard.py): the pages show what Redis holds, the actions do
+//! what arq's client calls do, hostile data renders as text, and nothing acts without the
+//! token and the CSRF token. Screenshots of the pages go to `target/ui-screenshots/`
+//! (copies in `docs/screenshots/`).
 
 mod common;
 
 use common::browser::Browser;
+use common::http::{self, percent_encode};
 use common::*;
-use std::time::Duration;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-/// `lyanna-worker --settings Diagnostics` on `queue` with its admin server on `port`.
-fn admin_worker(queue: &str, port: u16, extra: &[&str]) -> WorkerProcess {
-    let url = redis_url();
-    let addr = format!("127.0.0.1:{port}");
-    let mut args = vec![
-        "--settings",
-        "Diagnostics",
-        "--queue",
-        queue,
-        "--redis-url",
-        &url,
-        "--http-addr",
-        &addr,
-        "--poll-delay",
-        "0.05",
-    ];
-    args.extend_from_slice(extra);
-    let w = WorkerProcess::spawn(&args, &[]);
-    let up = ops_wait(Duration::from_secs(30), || {
-        http::get(port, "/livez", &[]).is_ok_and(|r| r.status == 200)
-    });
-    assert!(
-        up,
-        "admin server on {port} never answered:\n{}",
-        w.log_text()
-    );
-    w
+/// How long anything the worker does asynchronously may take on a loaded 2-core machine.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// A worker (`--settings Diagnostics`) with its admin server, hence the dashboard, on a free
+/// loopback port.
+struct Dash {
+    port: u16,
+    token: Option<String>,
+    /// Killed with the dashboard; its log is printed when the test panics.
+    _worker: WorkerProcess,
 }
 
-fn ops_wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
+impl Dash {
+    /// Starts the worker on `queue` with `extra` flags (and `--admin-token` when `token`) and
+    /// waits until its admin server answers.
+    fn start(queue: &str, token: Option<&str>, extra: &[&str], env: &[(&str, &str)]) -> Dash {
+        let port = free_port();
+        let url = redis_url();
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "--settings",
+            "Diagnostics",
+            "--queue",
+            queue,
+            "--redis-url",
+            &url,
+            "--http-addr",
+            &addr,
+            "--poll-delay",
+            "0.05",
+        ];
+        if let Some(t) = token {
+            args.extend_from_slice(&["--admin-token", t]);
+        }
+        args.extend_from_slice(extra);
+        let worker = WorkerProcess::spawn(&args, env);
+        let up = poll(SETTLE, || {
+            http::get(port, "/livez", &[]).is_ok_and(|r| r.status == 200)
+        });
+        assert!(
+            up,
+            "admin server on {port} never answered:\n{}",
+            worker.log_text()
+        );
+        Dash {
+            port,
+            token: token.map(str::to_string),
+            _worker: worker,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Logs in through the login form, as a person does; checks the session cookie's flags.
+    fn login(&self, b: &Browser) {
+        b.goto(&self.url("/ui/login"));
+        b.wait_for("main#page[data-page=login]", SETTLE);
+        b.fill(
+            "form#login input[name=token]",
+            self.token.as_deref().unwrap(),
+        );
+        b.submit("form#login");
+        b.wait_for("main#page[data-page=overview]", SETTLE);
+        let c = b
+            .cookie("lyanna_ui")
+            .unwrap_or_else(|| panic!("no lyanna_ui cookie after login: {:?}", b.cookies()));
+        assert!(c.http_only, "session cookie not HttpOnly: {c:?}");
+        assert_eq!(c.same_site, "Strict", "{c:?}");
+        assert_eq!(c.path, "/ui", "{c:?}");
+        assert_ne!(Some(c.value.as_str()), self.token.as_deref());
+    }
+}
+
+fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
     loop {
         if f() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
+        if Instant::now() >= deadline {
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `/ui/job/{id}` with the id's bytes percent-encoded.
+fn job_path(id: &str) -> String {
+    format!("/ui/job/{}", percent_encode(id))
+}
+
+/// `s` as a double-quoted CSS string (for attribute selectors on ids holding quotes).
+fn css_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\a "),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Python `enqueue_job` of each spec (`{function, args, kwargs, job_id, defer_by}`).
+fn py_enqueue(queue: &str, specs: Value) -> Vec<Option<String>> {
+    let out = run_python_stdin(
+        "ui_dashboard.py",
+        &["enqueue", queue],
+        &[],
+        &specs.to_string(),
+    );
+    let ids: Vec<Option<String>> = serde_json::from_str(out.trim()).expect("ids");
+    ids
+}
+
+/// `py_enqueue` of specs arq must accept: their ids.
+fn py_enqueue_all(queue: &str, specs: Value) -> Vec<String> {
+    py_enqueue(queue, specs)
+        .into_iter()
+        .map(|id| id.expect("arq refused to enqueue"))
+        .collect()
+}
+
+/// One `ui_dashboard.py` command's JSON answer.
+fn py(cmd: &str, queue: &str, args: &[&str]) -> Value {
+    let mut a = vec![cmd, queue];
+    a.extend_from_slice(args);
+    let out = run_python("ui_dashboard.py", &a, &[]);
+    serde_json::from_str(out.trim()).expect("json")
+}
+
+/// Python's view of the job once it has a result.
+fn py_wait(queue: &str, id: &str) -> Value {
+    let v = py("wait", queue, &[id, "30"]);
+    assert!(v["success"].is_boolean(), "{id}: no result in 30 s: {v}");
+    v
+}
+
+fn py_wait_status(queue: &str, id: &str, status: &str) -> Value {
+    let v = py("wait_status", queue, &[id, status, "30"]);
+    assert_eq!(v["status"], status, "{id}: {v}");
+    v
+}
+
+/// The ids of the rows of the jobs page at `path`.
+fn listed_ids(b: &Browser, d: &Dash, path: &str) -> BTreeSet<String> {
+    b.goto(&d.url(path));
+    b.wait_for("main#page[data-page=jobs] table#jobs", SETTLE);
+    b.find_all("table#jobs tr[data-job-id]")
+        .iter()
+        .map(|e| b.attr(e, "data-job-id").unwrap_or_default())
+        .collect()
+}
+
+/// The text of the `dd[data-field=NAME]` of the job page shown (empty when absent).
+fn dd(b: &Browser, name: &str) -> String {
+    b.text_opt(&format!("dl#job dd[data-field={name}]"))
+        .unwrap_or_default()
+}
+
+fn shot(b: &Browser, name: &str) {
+    b.screenshot(&project_root().join(format!("target/ui-screenshots/{name}.png")));
+}
+
+fn set(ids: &[&String]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// Whatever Redis holds about these jobs and the queue: the queue's members and scores, and
+/// per id the job, result, in-progress and retry keys (DUMP) and its abort mark.
+fn snapshot(queue: &str, ids: &[&str]) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut c = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let members: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
+        .arg(queue)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut c)
+        .unwrap();
+    let mut out = vec![(
+        format!("queue {queue}"),
+        Some(format!("{members:?}").into_bytes()),
+    )];
+    for id in ids {
+        for prefix in ["arq:job:", "arq:result:", "arq:in-progress:", "arq:retry:"] {
+            let key = format!("{prefix}{id}");
+            let v: Option<Vec<u8>> = redis::cmd("DUMP").arg(&key).query(&mut c).unwrap();
+            out.push((key, v));
+        }
+        let abort: Option<f64> = redis::cmd("ZSCORE")
+            .arg("arq:abort")
+            .arg(id)
+            .query(&mut c)
+            .unwrap();
+        out.push((
+            format!("abort {id}"),
+            abort.map(|s| s.to_string().into_bytes()),
+        ));
+    }
+    out
+}
+
+fn redis_get(key: &str) -> Option<String> {
+    let mut c = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    redis::cmd("GET").arg(key).query(&mut c).unwrap()
+}
+
+/// Deletes the test's queue, its health keys and these jobs' keys from the shared Redis.
+fn cleanup(queue: &str, ids: &[&str]) {
+    let mut c = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut keys = vec![queue.to_string(), format!("{queue}:health-check")];
+    for id in ids {
+        for prefix in ["arq:job:", "arq:result:", "arq:in-progress:", "arq:retry:"] {
+            keys.push(format!("{prefix}{id}"));
+        }
+    }
+    let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query(&mut c);
+}
+
+/// arq's health string (`Mmm-DD HH:MM:SS j_complete=N j_failed=N ... queued=N`) as pairs.
+fn health_fields(health: &str) -> Vec<(String, String)> {
+    health
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The harness itself: Chromium loads a page the worker serves, and the recorder catches a
@@ -54,12 +263,11 @@ fn ops_wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 #[test]
 fn browser_harness_sees_pages_dialogs_and_csp_violations() {
     let queue = unique_queue("ui-harness");
-    let port = free_port();
-    let _w = admin_worker(&queue, port, &[]);
+    let d = Dash::start(&queue, None, &[], &[]);
     let b = Browser::start();
 
     // /metrics is OpenMetrics (which a browser saves, not shows): /livez is text/plain.
-    b.goto(&format!("http://127.0.0.1:{port}/livez"));
+    b.goto(&d.url("/livez"));
     assert_eq!(b.text("body"), "ok");
     assert_eq!(b.count("pre"), 1, "{}", b.source());
     b.assert_no_script_ran("/livez");
@@ -77,7 +285,7 @@ fn browser_harness_sees_pages_dialogs_and_csp_violations() {
     let csp = "<meta http-equiv=Content-Security-Policy content=\"script-src 'none'\">";
     b.goto(&format!(
         "data:text/html,{}",
-        http::percent_encode(&format!(
+        percent_encode(&format!(
             "{csp}<img src=x onerror=alert(2)><script>alert(3)</script>"
         ))
     ));
@@ -89,8 +297,622 @@ fn browser_harness_sees_pages_dialogs_and_csp_violations() {
     assert!(!seen.iter().any(|s| s.starts_with("alert:")), "{seen:?}");
     assert_eq!(b.count("img[src=x]"), 1);
 
-    let shot = project_root().join("target/ui-screenshots/harness-livez.png");
-    b.goto(&format!("http://127.0.0.1:{port}/livez"));
-    b.screenshot(&shot);
-    assert!(std::fs::metadata(&shot).unwrap().len() > 1000);
+    let shot_path = project_root().join("target/ui-screenshots/harness-livez.png");
+    b.goto(&d.url("/livez"));
+    b.screenshot(&shot_path);
+    assert!(std::fs::metadata(&shot_path).unwrap().len() > 1000);
+}
+
+/// Python arq enqueues; the overview's numbers, the jobs lists and the job pages show what
+/// Redis holds; a failed job's page shows its exception; a running job aborted from the
+/// browser ends as Python's `job.status()` / `job.result()` say an aborted job does.
+#[test]
+fn pages_show_what_redis_holds_and_abort_from_the_browser() {
+    let queue = unique_queue("ui-pages");
+    let token = format!("tok-{}", uid());
+    // One job at a time: a long job holds the others in the queue while the pages are read.
+    let d = Dash::start(
+        &queue,
+        Some(&token),
+        &["--max-jobs", "1", "--allow-abort-jobs"],
+        &[],
+    );
+    let deferred = py_enqueue_all(
+        &queue,
+        json!([
+            {"function": "echo", "args": [1, "later"], "defer_by": 3600},
+            {"function": "echo", "args": [2], "kwargs": {"k": "v"}, "defer_by": 3600},
+            {"function": "noop", "defer_by": 7200},
+        ]),
+    );
+    let done = py_enqueue_all(
+        &queue,
+        json!([
+            {"function": "echo", "args": ["ok", 1]},
+            {"function": "noop"},
+            {"function": "fail", "args": ["kaboom: <i>not italic</i> & \"quoted\""]},
+        ]),
+    );
+    for id in &done {
+        py_wait(&queue, id);
+    }
+    let failed = &done[2];
+    let running = &py_enqueue_all(&queue, json!([{"function": "sleep_ms", "args": [120000]}]))[0];
+    py_wait_status(&queue, running, "in_progress");
+    let queued = py_enqueue_all(
+        &queue,
+        json!([{"function": "echo", "args": ["q1"]}, {"function": "echo", "args": ["q2"]}]),
+    );
+
+    let b = Browser::start();
+    let expect = py("counts", &queue, &[]);
+    assert_eq!(
+        (
+            &expect["queued"],
+            &expect["deferred"],
+            &expect["in_progress"]
+        ),
+        (&json!(2), &json!(3), &json!(1)),
+        "the scenario's own setup: {expect}"
+    );
+    b.goto(&d.url("/ui"));
+    b.wait_for("main#page[data-page=overview]", SETTLE);
+    let row = format!("table#queues tr[data-queue={}]", css_str(&queue));
+    b.wait_for(&row, SETTLE);
+    for f in [
+        "queued",
+        "deferred",
+        "in_progress",
+        "results_ok",
+        "results_failed",
+    ] {
+        assert_eq!(
+            b.text(&format!("{row} td[data-field={f}]")),
+            expect[f].to_string(),
+            "overview {f} (Redis via arq: {expect})"
+        );
+    }
+    let age: i64 = b
+        .text(&format!("{row} td[data-field=oldest_due_age]"))
+        .parse()
+        .expect("oldest_due_age is an integer");
+    let now_ms = chrono::Utc::now().timestamp_millis() as f64;
+    let want = (now_ms - expect["oldest_due_ms"].as_f64().unwrap()) / 1000.0;
+    assert!(
+        (age as f64 - want).abs() <= 3.0,
+        "oldest_due_age {age} s, Redis says {want:.1} s"
+    );
+    let kinds: Vec<String> = b
+        .find_all("table#workers tr[data-worker]")
+        .iter()
+        .map(|w| b.text_in(w, "td[data-field=kind]"))
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k == "lyanna"),
+        "our worker is not listed ({kinds:?}):\n{}",
+        b.source()
+    );
+    assert!(b.find("section#throughput").is_some(), "{}", b.source());
+    b.assert_no_script_ran("overview");
+    shot(&b, "overview");
+
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=queued"),
+        set(&queued.iter().collect::<Vec<_>>())
+    );
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=in_progress"),
+        set(&[running])
+    );
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=deferred"),
+        set(&deferred.iter().collect::<Vec<_>>())
+    );
+    let drow = format!("table#jobs tr[data-job-id={}]", css_str(&deferred[1]));
+    assert_eq!(b.text(&format!("{drow} td[data-field=function]")), "echo");
+    let args = b.text(&format!("{drow} td[data-field=args]"));
+    assert!(
+        args.contains('2') && args.contains("k='v'"),
+        "args cell {args:?}"
+    );
+    shot(&b, "jobs");
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=complete"),
+        set(&done.iter().collect::<Vec<_>>())
+    );
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=complete&success=false"),
+        set(&[failed])
+    );
+    assert_eq!(
+        listed_ids(&b, &d, "/ui/jobs?state=complete&function=echo"),
+        set(&[&done[0]])
+    );
+    // Search by id: the form on the jobs page.
+    b.fill("form#search input[name=q]", &deferred[0]);
+    b.submit("form#search");
+    b.wait_for(
+        &format!("dl#job[data-job-id={}]", css_str(&deferred[0])),
+        SETTLE,
+    );
+
+    // The failed job's page: the exception, class and message, as text.
+    b.goto(&d.url(&job_path(failed)));
+    b.wait_for("main#page[data-page=job] dl#job", SETTLE);
+    let py_failed = py("job", &queue, &[failed]);
+    assert_eq!(dd(&b, "status"), "complete");
+    assert_eq!(dd(&b, "function"), "fail");
+    assert!(
+        dd(&b, "exception_class").contains("RuntimeError"),
+        "{}",
+        b.source()
+    );
+    assert_eq!(
+        dd(&b, "exception_message"),
+        "kaboom: <i>not italic</i> & \"quoted\""
+    );
+    assert_eq!(
+        py_failed["raised"],
+        "RuntimeError: kaboom: <i>not italic</i> & \"quoted\""
+    );
+    assert_eq!(dd(&b, "success"), "false");
+    assert_eq!(dd(&b, "tries"), py_failed["tries"].to_string());
+    assert!(!dd(&b, "ttl_result").is_empty(), "{}", b.source());
+    assert_eq!(b.count("dl#job i"), 0, "markup of the message rendered");
+    b.assert_no_script_ran("failed job page");
+    shot(&b, "job");
+
+    // No session, no actions on the page.
+    b.goto(&d.url(&job_path(running)));
+    b.wait_for("dl#job", SETTLE);
+    assert_eq!(dd(&b, "status"), "in_progress");
+    assert_eq!(b.count("form#abort"), 0, "abort offered without login");
+
+    // Abort the running job from the browser.
+    d.login(&b);
+    b.goto(&d.url(&job_path(running)));
+    b.wait_for("form#abort", SETTLE);
+    b.submit("form#abort");
+    b.wait_for(
+        &format!(
+            "main#page[data-page=job] dl#job[data-job-id={}]",
+            css_str(running)
+        ),
+        SETTLE,
+    );
+    let py_aborted = py_wait(&queue, running);
+    assert_eq!(py_aborted["status"], "complete", "{py_aborted}");
+    assert_eq!(py_aborted["success"], false, "{py_aborted}");
+    assert_eq!(py_aborted["raised"], "CancelledError", "{py_aborted}");
+    b.reload_until(&d.url(&job_path(running)), SETTLE, |b| {
+        dd(b, "status") == "complete"
+    });
+    assert_eq!(dd(&b, "success"), "false");
+    assert!(
+        dd(&b, "exception_class").contains("CancelledError"),
+        "{}",
+        b.source()
+    );
+
+    // The two held back run now; the overview follows Redis to the end.
+    for id in &queued {
+        py_wait(&queue, id);
+    }
+    let end = py("counts", &queue, &[]);
+    assert_eq!(
+        (&end["queued"], &end["in_progress"], &end["results_failed"]),
+        (&json!(0), &json!(0), &json!(2)),
+        "{end}"
+    );
+    b.reload_until(&d.url("/ui"), SETTLE, |b| {
+        [
+            "queued",
+            "deferred",
+            "in_progress",
+            "results_ok",
+            "results_failed",
+        ]
+        .iter()
+        .all(|f| b.text_opt(&format!("{row} td[data-field={f}]")) == Some(end[*f].to_string()))
+    });
+    b.assert_no_script_ran("overview after the abort");
+
+    let mut all: Vec<&str> = deferred.iter().map(String::as_str).collect();
+    all.extend(done.iter().map(String::as_str));
+    all.extend(queued.iter().map(String::as_str));
+    all.push(running);
+    drop(d);
+    cleanup(&queue, &all);
+}
+
+/// A mixed fleet: a job fails on a real Python arq worker (max 5 tries), whose health key
+/// the overview shows; retried from the browser it runs again on ours (more tries allowed)
+/// and its new result shows; deleting the old result frees its id for Python's
+/// `enqueue_job(_job_id=...)`. The cron page lists the running task set's cron job.
+#[test]
+fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
+    let queue = unique_queue("ui-fleet");
+    let token = format!("tok-{}", uid());
+    let later = py_enqueue_all(
+        &queue,
+        json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]),
+    );
+    // retry(6, ...) asks for 6 retries: arq's default max_tries (5) fails it.
+    let failed = py_enqueue_all(&queue, json!([{"function": "retry", "args": [6, 10]}])).remove(0);
+    let pyw = PythonWorker::start(&queue, &[]);
+    let py_failed = py_wait(&queue, &failed);
+    assert_eq!(py_failed["success"], false, "{py_failed}");
+    let health_key = format!("{queue}:health-check");
+    assert!(
+        poll(SETTLE, || redis_get(&health_key).is_some()),
+        "the Python worker wrote no health key:\n{}",
+        pyw.log_text()
+    );
+    // SIGKILL (as a crash): arq deletes its key on a clean stop; this one stays for its TTL.
+    drop(pyw);
+    let py_health = redis_get(&health_key).expect("arq's health key after the kill");
+
+    // Ours, with more tries allowed, its health under a key of its own (so arq's stays).
+    let d = Dash::start(
+        &queue,
+        Some(&token),
+        &[
+            "--max-tries",
+            "10",
+            "--health-check-key",
+            &format!("{queue}:lyanna-health"),
+        ],
+        &[("DIAGNOSTICS_CRON", "every-second")],
+    );
+    let b = Browser::start();
+
+    b.goto(&d.url("/ui"));
+    b.wait_for("table#workers", SETTLE);
+    let arq_row = b
+        .find_all("table#workers tr[data-worker]")
+        .into_iter()
+        .find(|r| b.text_in(r, "td[data-field=kind]") == "arq")
+        .unwrap_or_else(|| panic!("no arq worker row:\n{}", b.source()));
+    let id = b.attr(&arq_row, "data-worker").unwrap();
+    let wrow = format!("table#workers tr[data-worker={}]", css_str(&id));
+    assert_eq!(b.text(&format!("{wrow} td[data-field=kind]")), "arq");
+    assert_eq!(b.text(&format!("{wrow} td[data-field=health]")), py_health);
+    let fields = health_fields(&py_health);
+    assert_eq!(fields.len(), 5, "{py_health}");
+    for (k, v) in fields {
+        assert_eq!(
+            b.text(&format!("{wrow} td[data-field={k}]")),
+            v,
+            "{k} of {py_health:?}"
+        );
+    }
+    assert!(
+        b.find_all("table#workers td[data-field=kind]")
+            .iter()
+            .any(|k| b.text_of(k) == "lyanna"),
+        "our worker is not listed:\n{}",
+        b.source()
+    );
+    b.assert_no_script_ran("overview with a Python worker's health key");
+
+    // Retry the failed job: a new id, run by ours, succeeds on its 7th try.
+    d.login(&b);
+    b.goto(&d.url(&job_path(&failed)));
+    b.wait_for("dl#job", SETTLE);
+    assert!(
+        dd(&b, "exception_message").contains("max 5 retries exceeded"),
+        "{}",
+        b.source()
+    );
+    assert_eq!(b.count("form#abort"), 0, "abort offered for a finished job");
+    b.submit("form#retry");
+    let new_page = b.wait_for("main#page[data-page=job] dl#job", SETTLE);
+    let new_id = b.attr(&new_page, "data-job-id").unwrap();
+    assert_ne!(new_id, failed, "retry must use a new id");
+    let py_new = py_wait(&queue, &new_id);
+    assert_eq!(py_new["success"], true, "{py_new}");
+    assert_eq!(py_new["result"], "7", "{py_new}");
+    assert_eq!(py_new["function"], "retry");
+    b.reload_until(&d.url(&job_path(&new_id)), SETTLE, |b| {
+        dd(b, "status") == "complete"
+    });
+    assert_eq!(dd(&b, "success"), "true");
+    assert_eq!(dd(&b, "result"), "7");
+    assert_eq!(dd(&b, "tries"), "7");
+    assert_eq!(dd(&b, "function"), "retry");
+    b.assert_no_script_ran("retried job page");
+
+    // Delete the old result: Python may then reuse its id.
+    assert_eq!(
+        py_enqueue(&queue, json!([{"function": "echo", "job_id": failed}])),
+        vec![None],
+        "arq refuses an id whose result exists"
+    );
+    b.goto(&d.url(&job_path(&failed)));
+    b.wait_for("form#delete", SETTLE);
+    b.submit("form#delete");
+    b.wait_for("main#page[data-page=job]", SETTLE);
+    assert_eq!(py("job", &queue, &[&failed])["status"], "not_found");
+    assert_eq!(
+        py_enqueue(
+            &queue,
+            json!([{"function": "echo", "args": ["again"], "job_id": failed}])
+        ),
+        vec![Some(failed.clone())]
+    );
+    let again = py_wait(&queue, &failed);
+    assert_eq!(again["result"], "{'args': ['again'], 'kwargs': {}}");
+
+    // The cron page: the task set's `tick`, its schedule, next run and (soon) last result.
+    b.reload_until(&d.url("/ui/cron"), SETTLE, |b| {
+        b.find_all("table#cron tr[data-cron]").iter().any(|r| {
+            b.find_all(&format!(
+                "table#cron tr[data-cron={}] td[data-field=last_result]",
+                css_str(&b.attr(r, "data-cron").unwrap_or_default())
+            ))
+            .iter()
+            .any(|c| !b.text_of(c).is_empty())
+        })
+    });
+    let cron = b.get("table#cron tr[data-cron]");
+    let name = b.attr(&cron, "data-cron").unwrap();
+    assert!(name.contains("tick"), "cron row {name}");
+    let crow = format!("table#cron tr[data-cron={}]", css_str(&name));
+    assert!(!b
+        .text(&format!("{crow} td[data-field=schedule]"))
+        .is_empty());
+    assert!(!b
+        .text(&format!("{crow} td[data-field=next_run]"))
+        .is_empty());
+    b.assert_no_script_ran("cron page");
+    shot(&b, "cron");
+
+    drop(d);
+    cleanup(
+        &queue,
+        &[later[0].as_str(), failed.as_str(), new_id.as_str()],
+    );
+    let mut c = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: Result<(), _> = redis::cmd("DEL")
+        .arg(format!("{queue}:ticks"))
+        .arg(format!("{queue}:lyanna-health"))
+        .query(&mut c);
+}
+
+/// Without the token configured, or without a session and the right CSRF token, every
+/// action answers 403 and Redis is left as it was.
+#[test]
+fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
+    let queue = unique_queue("ui-auth");
+    let token = format!("tok-{}", uid());
+    let deferred = py_enqueue_all(
+        &queue,
+        json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]),
+    )
+    .remove(0);
+    // A read-only dashboard (no token) and one with a token, on the same queue.
+    let ro = Dash::start(&queue, None, &[], &[]);
+    let rw = Dash::start(&queue, Some(&token), &[], &[]);
+    let ran = py_enqueue_all(
+        &queue,
+        json!([{"function": "fail", "args": ["no"]}, {"function": "echo", "args": ["yes"]}]),
+    );
+    for id in &ran {
+        py_wait(&queue, id);
+    }
+    let (failed, ok) = (&ran[0], &ran[1]);
+    let ids = [deferred.as_str(), failed.as_str(), ok.as_str()];
+    let before = snapshot(&queue, &ids);
+    let actions = [
+        (deferred.as_str(), "abort"),
+        (failed.as_str(), "retry"),
+        (failed.as_str(), "delete"),
+        (ok.as_str(), "delete"),
+    ];
+    let post = |d: &Dash, id: &str, action: &str, headers: &[(&str, &str)], csrf: &str| {
+        let path = format!("{}/{action}", job_path(id));
+        http::post_form(d.port, &path, headers, &[("csrf", csrf)])
+            .expect("POST")
+            .status
+    };
+    let bearer = format!("Bearer {token}");
+    for (id, action) in actions {
+        // Read-only: even the right token is no credential.
+        assert_eq!(post(&ro, id, action, &[], "x"), 403, "ro {action} {id}");
+        assert_eq!(
+            post(&ro, id, action, &[("Authorization", &bearer)], "x"),
+            403,
+            "ro bearer {action}"
+        );
+        // Token configured: nothing, a wrong bearer, a made-up cookie.
+        assert_eq!(post(&rw, id, action, &[], "x"), 403, "no auth {action}");
+        assert_eq!(
+            post(&rw, id, action, &[("Authorization", "Bearer wrong")], "x"),
+            403,
+            "wrong bearer {action}"
+        );
+        assert_eq!(
+            post(&rw, id, action, &[("Cookie", "lyanna_ui=forged")], "x"),
+            403,
+            "forged cookie {action}"
+        );
+    }
+    let login = http::post_form(ro.port, "/ui/login", &[], &[("token", &token)]).unwrap();
+    assert!(
+        login.header("set-cookie").is_none(),
+        "read-only dashboard opened a session: {:?}",
+        login.headers
+    );
+
+    let b = Browser::start();
+    // Read-only: no action forms at all.
+    for id in ids {
+        b.goto(&ro.url(&job_path(id)));
+        b.wait_for("dl#job", SETTLE);
+        assert_eq!(b.count("form#abort, form#retry, form#delete"), 0, "ro {id}");
+    }
+    // A wrong token at the login form opens no session.
+    b.goto(&rw.url("/ui/login"));
+    b.fill("form#login input[name=token]", "not-the-token");
+    b.submit("form#login");
+    b.wait_for("main#page", SETTLE);
+    assert!(b.cookie("lyanna_ui").is_none(), "{:?}", b.cookies());
+    // Logged in, but the form's CSRF token is wrong, then missing.
+    rw.login(&b);
+    let session = b.cookie("lyanna_ui").unwrap();
+    for (id, action) in actions {
+        for tamper in ["wrong", "remove"] {
+            b.goto(&rw.url(&job_path(id)));
+            let form = format!("form#{action}");
+            b.wait_for(&form, SETTLE);
+            let csrf_input = format!("{form} input[name=csrf]");
+            if tamper == "wrong" {
+                b.set_value(&csrf_input, "0123456789abcdef");
+            } else {
+                b.execute(
+                    "document.querySelector(arguments[0]).remove();",
+                    vec![json!(csrf_input)],
+                );
+            }
+            b.submit(&form);
+            assert!(
+                poll(SETTLE, || !b.current_url().ends_with(&job_path(id))
+                    || b.find("dl#job").is_none()),
+                "{action} with a {tamper} CSRF token stayed on the page"
+            );
+            assert_eq!(snapshot(&queue, &ids), before, "{action} ({tamper} csrf)");
+        }
+        // Same with the session cookie outside the browser: the status is 403.
+        let cookie = format!("lyanna_ui={}", session.value);
+        assert_eq!(
+            post(&rw, id, action, &[("Cookie", &cookie)], "wrong"),
+            403,
+            "cookie + wrong csrf {action}"
+        );
+        assert_eq!(
+            http::post_form(
+                rw.port,
+                &format!("{}/{action}", job_path(id)),
+                &[("Cookie", &cookie)],
+                &[]
+            )
+            .unwrap()
+            .status,
+            403,
+            "cookie, no csrf {action}"
+        );
+    }
+    assert_eq!(snapshot(&queue, &ids), before, "Redis changed");
+
+    // The control: the same request with the right bearer token acts (so the checks above
+    // could have seen a change).
+    let del = post(&rw, ok, "delete", &[("Authorization", &bearer)], "");
+    assert_eq!(del, 303);
+    assert_ne!(snapshot(&queue, &ids), before);
+    assert_eq!(py("job", &queue, &[ok])["status"], "not_found");
+
+    drop(ro);
+    drop(rw);
+    cleanup(&queue, &ids);
+}
+
+/// Job ids, function names, arguments and error messages made of HTML/JS payloads render as
+/// text on every page, and no script of theirs runs.
+#[test]
+fn hostile_data_renders_as_text_and_runs_no_script() {
+    let queue = unique_queue("ui-hostile");
+    let tag = &uid()[..8];
+    let script = "<script>alert(1)</script>";
+    let img = "\"><img src=x onerror=alert(1)>";
+    let quotes = "x' onmouseover='alert(1)' \" onfocus=\"alert(1)";
+    let d = Dash::start(&queue, None, &[], &[]);
+    let hostile_deferred = json!([
+        {"function": script, "args": [img, script], "kwargs": {"k": img},
+         "job_id": format!("{script}{tag}"), "defer_by": 3600},
+        {"function": img, "args": [quotes], "job_id": format!("{img}{tag}"), "defer_by": 3600},
+        {"function": quotes, "job_id": format!("{quotes}{tag}"), "defer_by": 3600},
+    ]);
+    let deferred = py_enqueue_all(&queue, hostile_deferred);
+    let ran = py_enqueue_all(
+        &queue,
+        json!([
+            {"function": "fail", "args": [script], "job_id": format!("f{script}{tag}")},
+            {"function": "fail", "args": [img], "job_id": format!("f{img}{tag}")},
+            {"function": img, "args": [script], "job_id": format!("u{img}{tag}")},
+        ]),
+    );
+    for id in &ran {
+        py_wait(&queue, id);
+    }
+    let b = Browser::start();
+    let check = |what: &str| {
+        b.assert_no_script_ran(what);
+        let injected = b.execute(
+            "return document.querySelectorAll('img[src=x]').length + \
+             document.querySelectorAll('[onerror],[onmouseover],[onfocus]').length + \
+             Array.from(document.scripts).filter(s => !s.src).length;",
+            vec![],
+        );
+        assert_eq!(
+            injected,
+            json!(0),
+            "{what}: injected elements\n{}",
+            b.source()
+        );
+    };
+    b.goto(&d.url("/ui"));
+    b.wait_for("main#page[data-page=overview]", SETTLE);
+    check("overview");
+    for (state, ids) in [("deferred", &deferred), ("complete", &ran)] {
+        let listed = listed_ids(&b, &d, &format!("/ui/jobs?state={state}"));
+        assert_eq!(listed, ids.iter().cloned().collect(), "{state} list");
+        check(state);
+    }
+    // The ids, functions and arguments, each exactly as text.
+    b.goto(&d.url("/ui/jobs?state=deferred"));
+    b.wait_for("table#jobs", SETTLE);
+    for (id, function) in deferred.iter().zip([script, img, quotes]) {
+        let row = format!("table#jobs tr[data-job-id={}]", css_str(id));
+        assert_eq!(b.text(&format!("{row} td[data-field=function]")), function);
+        let link = b.get(&format!("{row} a"));
+        assert_eq!(b.text_of(&link), *id);
+    }
+    let row0 = format!("table#jobs tr[data-job-id={}]", css_str(&deferred[0]));
+    let args = b.text(&format!("{row0} td[data-field=args]"));
+    assert!(args.contains(img) && args.contains(script), "{args:?}");
+    // Each job's page, reached through its (percent-encoded) link.
+    for id in deferred.iter().chain(&ran) {
+        b.goto(&d.url(&job_path(id)));
+        b.wait_for(&format!("dl#job[data-job-id={}]", css_str(id)), SETTLE);
+        assert_eq!(dd(&b, "id"), *id);
+        check(&format!("job page {id:?}"));
+    }
+    b.goto(&d.url(&job_path(&ran[0])));
+    assert_eq!(dd(&b, "exception_message"), script);
+    b.goto(&d.url(&job_path(&ran[1])));
+    assert_eq!(dd(&b, "exception_message"), img);
+    b.goto(&d.url(&job_path(&ran[2])));
+    assert_eq!(dd(&b, "function"), img);
+    assert!(
+        dd(&b, "exception_message").contains(img),
+        "{}",
+        dd(&b, "exception_message")
+    );
+    check("unknown function's page");
+    // A search for a hostile id shows its page.
+    b.goto(&d.url("/ui/jobs"));
+    b.fill("form#search input[name=q]", &deferred[1]);
+    b.submit("form#search");
+    b.wait_for(
+        &format!("dl#job[data-job-id={}]", css_str(&deferred[1])),
+        SETTLE,
+    );
+    check("search result");
+
+    let all: Vec<&str> = deferred.iter().chain(&ran).map(String::as_str).collect();
+    drop(d);
+    cleanup(&queue, &all);
 }

@@ -182,6 +182,26 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Every element matching `css` inside `el`.
+    pub fn find_all_in(&self, el: &Element, css: &str) -> Vec<Element> {
+        let v = self.cmd(
+            "POST",
+            &format!("/element/{}/elements", el.0),
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v.as_array()
+            .map(|a| a.iter().filter_map(element_of).collect())
+            .unwrap_or_default()
+    }
+
+    /// The text of the first element matching `css` inside `el` (empty when none).
+    pub fn text_in(&self, el: &Element, css: &str) -> String {
+        self.find_all_in(el, css)
+            .first()
+            .map(|e| self.text_of(e))
+            .unwrap_or_default()
+    }
+
     /// The first element matching `css`, if any.
     pub fn find(&self, css: &str) -> Option<Element> {
         self.find_all(css).into_iter().next()
@@ -546,7 +566,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
