@@ -3,7 +3,8 @@
 //! `/metrics` (Prometheus text; the queue's size and the age of its oldest due job are read
 //! from Redis on each scrape). Kubernetes probes these (see `k8s/lyanna-arq.yaml`): keep the
 //! paths and the default port (`--http-addr 0.0.0.0:8080`) in step with the manifests;
-//! `tests/ops_manifests.rs` checks them against each other.
+//! `tests/ops_manifests.rs` checks them against each other. The dashboard (`crate::ui`, under
+//! `/ui`) is served here too unless `--ui off`.
 
 use crate::conn::Redis;
 use crate::metrics::Metrics;
@@ -202,18 +203,19 @@ pub async fn watch_dependencies(probe: Arc<Probe>, check: Hook, shutdown: Cancel
 }
 
 /// Binds the admin server (port 0 allowed) and serves it until `shutdown`; returns the bound
-/// address. `queue` is the queue whose size `/metrics` reports.
+/// address. `queue` is the queue whose size `/metrics` reports; `ui` the dashboard, if on.
 pub async fn serve(
     addr: std::net::SocketAddr,
     probe: Arc<Probe>,
     redis: Redis,
     metrics: Arc<Metrics>,
     queue: &str,
+    ui: Option<crate::ui::Ui>,
     shutdown: CancellationToken,
 ) -> std::io::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let app = Router::new()
+    let mut app = Router::new()
         .route(LIVEZ, get(livez))
         .route(READYZ, get(readyz))
         .route(METRICS, get(metrics_text))
@@ -223,6 +225,9 @@ pub async fn serve(
             metrics,
             queue: queue.into(),
         });
+    if let Some(ui) = ui {
+        app = app.merge(crate::ui::router(ui));
+    }
     tokio::spawn(async move {
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })

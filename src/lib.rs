@@ -21,7 +21,11 @@
 //!   a bad value, naming the flag and its variable); a file per concern (`cli`, `common`,
 //!   `redis`, `worker`, `errors`, `values`).
 //! - [`metrics`]: Prometheus counters and histograms.
-//! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
+//! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`, and the dashboard).
+//! - [`dashboard`]: the dashboard's read model (per queue counts, workers from the health
+//!   keys, throughput from the results, job listings, one job, cron) and its actions (abort,
+//!   retry, delete: arq client calls), shared by the pages and the CLI.
+//! - [`ui`]: the web dashboard under `/ui`: routes, token/session/CSRF auth, maud pages.
 //! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
 //!   output and exit codes.
 //! - `main.rs`: turns signals into the shutdown token and runs a command.
@@ -36,8 +40,10 @@ pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod conn;
+pub mod dashboard;
 pub mod metrics;
 pub mod protocol;
+pub mod ui;
 pub mod worker;
 
 pub use lyanna_task_api::{Args, JobContext, TaskError, TaskSet, Value};

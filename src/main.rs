@@ -44,12 +44,30 @@ async fn signals(token: CancellationToken) {
     std::process::exit(1);
 }
 
+/// The admin token as given, before clap has parsed it (for clap's own error messages).
+fn raw_admin_tokens() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let mut out: Vec<String> = std::env::var("LYANNA_ADMIN_TOKEN").into_iter().collect();
+    for (i, a) in args.iter().enumerate() {
+        if let Some(v) = a.strip_prefix("--admin-token=") {
+            out.push(v.to_string());
+        } else if a == "--admin-token" {
+            out.extend(args.get(i + 1).cloned());
+        }
+    }
+    out.retain(|s| !s.trim().is_empty());
+    out
+}
+
 fn main() {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // clap echoes what it could not place, which may be a URL with its password.
-            eprint!("{}", mask_urls_in(&e.render().to_string()));
+            // clap echoes what it could not place, which may be a URL with its password, or
+            // the admin token.
+            let text = mask_urls_in(&e.render().to_string());
+            let clean = redact(text.as_bytes(), &raw_admin_tokens());
+            eprint!("{}", String::from_utf8_lossy(&clean));
             std::process::exit(EXIT_USAGE);
         }
         Err(e) => {
@@ -64,7 +82,7 @@ fn main() {
             std::process::exit(EXIT_USAGE);
         }
     };
-    let secrets = cli.common.secrets();
+    let secrets = cli.secrets();
     // Exit messages pass the same scrub as the log.
     let say = {
         let secrets = secrets.clone();

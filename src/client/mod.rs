@@ -4,7 +4,7 @@
 
 mod inspect;
 
-pub use inspect::{JobStatus, QueueSummary};
+pub use inspect::{is_cancelled, JobStatus, QueueSummary};
 
 use crate::codec::{Codec, CodecError};
 use crate::conn::Redis;

@@ -1,6 +1,7 @@
 //! The command line as clap sees it: the flags (common and worker) and the subcommands.
 
 use super::common::Common;
+use super::dashboard::DashboardFlags;
 use super::worker::WorkerFlags;
 use clap::{Parser, Subcommand};
 
@@ -15,6 +16,8 @@ pub struct Cli {
     pub common: Common,
     #[command(flatten)]
     pub worker: WorkerFlags,
+    #[command(flatten)]
+    pub dashboard: DashboardFlags,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -61,4 +64,50 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List jobs (the dashboard's listing): the queue's jobs by due time, or stored results
+    /// newest first.
+    Jobs {
+        /// all, queued, deferred, in_progress or complete.
+        #[arg(long, default_value = "all")]
+        state: String,
+        /// Only jobs of this function.
+        #[arg(long)]
+        function: Option<String>,
+        /// Only results that succeeded (true) or failed (false).
+        #[arg(long)]
+        success: Option<bool>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Where the previous page ended (printed after it).
+        #[arg(long, default_value_t = 0)]
+        cursor: u64,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enqueue a failed job again with the same function and arguments; prints the new id.
+    Retry {
+        id: String,
+        /// Delete the failed result and enqueue under the same id.
+        #[arg(long)]
+        same_id: bool,
+    },
+    /// Delete a job's result, so its id can be enqueued again.
+    Delete { id: String },
+}
+
+impl Cli {
+    /// Every secret the command line carries: the Redis credentials and the admin token, for
+    /// the log writer and exit messages to scrub.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = self.common.secrets();
+        if let Some(t) = &self.dashboard.admin_token {
+            out.push(t.expose().to_string());
+            out.push(t.expose().trim().to_string());
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        out.dedup();
+        out
+    }
 }

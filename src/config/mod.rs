@@ -7,6 +7,7 @@
 //! - `redis.rs`: those flags and the blog's sentinel variables -> [`RedisSettings`].
 //! - `worker.rs`: the worker's flags ([`WorkerFlags`]) -> [`WorkerSettings`], the admin
 //!   address.
+//! - `dashboard.rs`: `--ui` and `--admin-token` ([`DashboardFlags`]).
 //! - `errors.rs`: [`ConfigError`] (exit 64, naming flag and variable).
 //! - `values.rs`: parsers shared by the settings (seconds, ...).
 //!
@@ -15,6 +16,7 @@
 
 mod cli;
 mod common;
+mod dashboard;
 mod errors;
 mod redis;
 mod values;
@@ -22,6 +24,7 @@ mod worker;
 
 pub use cli::{Cli, Command};
 pub use common::Common;
+pub use dashboard::DashboardFlags;
 pub use errors::{ConfigError, EXIT_USAGE};
 pub use worker::{HttpAddr, WorkerFlags};
 

@@ -35,6 +35,12 @@ pub fn result(id: &str) -> String {
 pub fn health(queue: &str) -> String {
     format!("{queue}{HEALTH_SUFFIX}")
 }
+/// Ours, additive: one worker's copy of its health string (arq's key is shared by the queue's
+/// workers, so it shows only the last writer).
+pub fn worker_health(queue: &str, worker_id: &str) -> String {
+    format!("{queue}{WORKER_HEALTH_INFIX}{worker_id}")
+}
+pub const WORKER_HEALTH_INFIX: &str = ":lyanna:health:";
 
 #[cfg(test)]
 mod tests {

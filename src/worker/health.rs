@@ -1,4 +1,7 @@
-//! The health key (`{queue}:health-check`), arq's liveness signal read by `--check`.
+//! The health key (`{queue}:health-check`), arq's liveness signal read by `--check`, and
+//! beside it our own per-worker copy (`{queue}:lyanna:health:{worker id}`, additive): arq's
+//! key is shared by every worker of the queue, each overwriting it, so the dashboard lists
+//! each of ours from its own key.
 
 use super::shared::Shared;
 use crate::protocol::health::{health_string, HealthCounts};
@@ -9,6 +12,7 @@ use tokio::time::Instant;
 
 pub(crate) struct HealthWriter {
     key: String,
+    own_key: String,
     last: Option<Instant>,
 }
 
@@ -20,6 +24,7 @@ impl HealthWriter {
                 .health_check_key
                 .clone()
                 .unwrap_or_else(|| keys::health(&shared.settings.queue_name)),
+            own_key: keys::worker_health(&shared.settings.queue_name, &shared.identity.id),
             last: None,
         }
     }
@@ -51,10 +56,18 @@ impl HealthWriter {
         };
         let stamp = chrono::Local::now().format("%b-%d %H:%M:%S").to_string();
         let ttl_ms = (interval.as_millis() as u64).saturating_add(1000);
-        redis::cmd("PSETEX")
+        let health = health_string(&stamp, counts);
+        redis::pipe()
+            .cmd("PSETEX")
             .arg(&self.key)
             .arg(ttl_ms)
-            .arg(health_string(&stamp, counts))
+            .arg(&health)
+            .ignore()
+            .cmd("PSETEX")
+            .arg(&self.own_key)
+            .arg(ttl_ms)
+            .arg(&health)
+            .ignore()
             .query_async::<()>(conn)
             .await?;
         self.last = Some(Instant::now());
@@ -67,6 +80,7 @@ impl HealthWriter {
             let mut conn = shared.redis.conn().await?;
             redis::cmd("DEL")
                 .arg(&self.key)
+                .arg(&self.own_key)
                 .query_async::<()>(&mut conn)
                 .await
         }

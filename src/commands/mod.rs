@@ -1,5 +1,8 @@
 //! What each command line does: run a worker, `--check`, and the client commands, with their
-//! output formats and exit codes.
+//! output formats and exit codes. The dashboard's commands (`jobs`, `retry`, `delete`) are in
+//! `jobs.rs`.
+
+mod jobs;
 
 use crate::admin::{self, Probe};
 use crate::client::{Client, Defer, EnqueueOptions};
@@ -46,9 +49,15 @@ pub async fn run(
                 env: "LYANNA_SETTINGS",
                 problem,
             })?;
+            let ui = if cli.dashboard.enabled()? {
+                Some(cli.dashboard.token()?)
+            } else {
+                None
+            };
             let admin = AdminSettings {
                 http,
                 ready_timeout,
+                ui,
             };
             Ok(run_worker(settings, tasks, redis_settings, admin, shutdown).await)
         }
@@ -58,16 +67,21 @@ pub async fn run(
                 env: "REDIS_URL",
                 problem: e.to_string(),
             })?;
+            if let Some(r) = jobs::run(&redis, &cli.common.queue, codec, &cmd).await {
+                return Ok(r);
+            }
             let client = Client::new(redis, cli.common.queue.clone(), codec);
             Ok(client_command(&client, cmd).await)
         }
     }
 }
 
-/// Where the admin server listens and how long its readiness PING may take.
+/// Where the admin server listens, how long its readiness PING may take, and whether it
+/// serves the dashboard (with the admin token, if any).
 struct AdminSettings {
     http: HttpAddr,
     ready_timeout: Duration,
+    ui: Option<Option<crate::conn::Secret>>,
 }
 
 async fn run_worker(
@@ -84,12 +98,24 @@ async fn run_worker(
     let redis = Redis::new(&redis_settings)?;
     let admin_stop = CancellationToken::new();
     if let HttpAddr::At(addr) = admin.http {
+        let ui = admin.ui.map(|token| {
+            crate::ui::Ui::new(
+                crate::dashboard::Dashboard::new(
+                    redis.clone(),
+                    settings.queue_name.clone(),
+                    settings.codec,
+                ),
+                crate::ui::auth::Auth::new(token),
+                crate::dashboard::CronView::new(&tasks.cron_jobs, settings.timezone),
+            )
+        });
         admin::serve(
             addr,
             probe.clone(),
             redis.clone(),
             metrics.clone(),
             &settings.queue_name,
+            ui,
             admin_stop.clone(),
         )
         .await?;
@@ -361,6 +387,10 @@ async fn client_command(client: &Client, cmd: Command) -> anyhow::Result<Exit> {
                 println!("results:     {}", s.results);
             }
             Ok(0)
+        }
+        Command::Jobs { .. } | Command::Retry { .. } | Command::Delete { .. } => {
+            // Run by jobs::run before a client is made.
+            anyhow::bail!("internal: a dashboard command reached the client commands")
         }
     }
 }
