@@ -29,15 +29,15 @@ struct Dash {
 impl Dash {
     /// Starts the worker on `queue` with `extra` flags (and `--admin-token` when `token`) and
     /// waits until its admin server answers.
-    fn start(queue: &str, token: Option<&str>, extra: &[&str], env: &[(&str, &str)]) -> Dash {
+    fn start(q: &Q, token: Option<&str>, extra: &[&str], env: &[(&str, &str)]) -> Dash {
         let port = free_port();
-        let url = redis_url();
+        let url = q.url.clone();
         let addr = format!("127.0.0.1:{port}");
         let mut args = vec![
             "--settings",
             "Diagnostics",
             "--queue",
-            queue,
+            &q.name,
             "--redis-url",
             &url,
             "--http-addr",
@@ -124,55 +124,122 @@ fn css_str(s: &str) -> String {
     out
 }
 
-/// Python `enqueue_job` of each spec (`{function, args, kwargs, job_id, defer_by}`).
-fn py_enqueue(queue: &str, specs: Value) -> Vec<Option<String>> {
-    let out = run_python_stdin(
-        "ui_dashboard.py",
-        &["enqueue", queue],
-        &[],
-        &specs.to_string(),
-    );
-    let ids: Vec<Option<String>> = serde_json::from_str(out.trim()).expect("ids");
-    ids
+/// A test's queue on a Redis (the shared one, or a private `redis-server`), and Python arq's
+/// side of it (`tests/python/ui_dashboard.py`).
+struct Q {
+    name: String,
+    url: String,
+    /// A private Redis holds nothing but this test's keys.
+    private: bool,
 }
 
-/// `py_enqueue` of specs arq must accept: their ids.
-fn py_enqueue_all(queue: &str, specs: Value) -> Vec<String> {
-    py_enqueue(queue, specs)
-        .into_iter()
-        .map(|id| id.expect("arq refused to enqueue"))
-        .collect()
+impl Q {
+    /// A fresh queue on the shared Redis.
+    fn shared(test: &str) -> Q {
+        Q {
+            name: unique_queue(test),
+            url: redis_url(),
+            private: false,
+        }
+    }
+
+    /// A fresh queue on a private Redis (so the pages hold only this test's data).
+    fn on(server: &RedisServer, test: &str) -> Q {
+        Q {
+            name: unique_queue(test),
+            url: server.url(),
+            private: true,
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 1] {
+        [("TEST_REDIS_URL", self.url.as_str())]
+    }
+
+    /// Python `enqueue_job` of each spec (`{function, args, kwargs, job_id, defer_by}`).
+    fn enqueue(&self, specs: Value) -> Vec<Option<String>> {
+        let out = run_python_stdin(
+            "ui_dashboard.py",
+            &["enqueue", &self.name],
+            &self.env(),
+            &specs.to_string(),
+        );
+        serde_json::from_str(out.trim()).expect("ids")
+    }
+
+    /// `enqueue` of specs arq must accept: their ids.
+    fn enqueue_all(&self, specs: Value) -> Vec<String> {
+        self.enqueue(specs)
+            .into_iter()
+            .map(|id| id.expect("arq refused to enqueue"))
+            .collect()
+    }
+
+    /// One `ui_dashboard.py` command's JSON answer.
+    fn py(&self, cmd: &str, args: &[&str]) -> Value {
+        let mut a = vec![cmd, self.name.as_str()];
+        a.extend_from_slice(args);
+        let out = run_python("ui_dashboard.py", &a, &self.env());
+        serde_json::from_str(out.trim()).expect("json")
+    }
+
+    /// Python's view of the job once it has a result.
+    fn wait(&self, id: &str) -> Value {
+        let v = self.py("wait", &[id, "30"]);
+        assert!(v["success"].is_boolean(), "{id}: no result in 30 s: {v}");
+        v
+    }
+
+    fn wait_status(&self, id: &str, status: &str) -> Value {
+        let v = self.py("wait_status", &[id, status, "30"]);
+        assert_eq!(v["status"], status, "{id}: {v}");
+        v
+    }
+
+    fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        redis::cmd("GET").arg(key).query(&mut self.conn()).unwrap()
+    }
 }
 
-/// One `ui_dashboard.py` command's JSON answer.
-fn py(cmd: &str, queue: &str, args: &[&str]) -> Value {
-    let mut a = vec![cmd, queue];
-    a.extend_from_slice(args);
-    let out = run_python("ui_dashboard.py", &a, &[]);
-    serde_json::from_str(out.trim()).expect("json")
-}
-
-/// Python's view of the job once it has a result.
-fn py_wait(queue: &str, id: &str) -> Value {
-    let v = py("wait", queue, &[id, "30"]);
-    assert!(v["success"].is_boolean(), "{id}: no result in 30 s: {v}");
-    v
-}
-
-fn py_wait_status(queue: &str, id: &str, status: &str) -> Value {
-    let v = py("wait_status", queue, &[id, status, "30"]);
-    assert_eq!(v["status"], status, "{id}: {v}");
-    v
-}
-
-/// The ids of the rows of the jobs page at `path`.
+/// The ids of the rows of the jobs page at `path` (up to 500), leaving out rows that show a
+/// problem instead of arguments: results in the shared Redis that do not decode with this
+/// worker's codec (other tests' msgpack results), which the page lists under every queue.
 fn listed_ids(b: &Browser, d: &Dash, path: &str) -> BTreeSet<String> {
-    b.goto(&d.url(path));
+    let sep = if path.contains('?') { '&' } else { '?' };
+    b.goto(&d.url(&format!("{path}{sep}limit=500")));
     b.wait_for("main#page[data-page=jobs] table#jobs", SETTLE);
-    b.find_all("table#jobs tr[data-job-id]")
-        .iter()
-        .map(|e| b.attr(e, "data-job-id").unwrap_or_default())
-        .collect()
+    let ids = b.execute(
+        "return Array.from(document.querySelectorAll('table#jobs tr[data-job-id]'))
+           .filter(r => !r.querySelector('td[data-field=args] em'))
+           .map(r => r.getAttribute('data-job-id'));",
+        vec![],
+    );
+    serde_json::from_value(ids).expect("ids")
+}
+
+/// The unfiltered results list of the queue: the results Python arq attributes to the queue
+/// are `expected`, and the page lists exactly them on a private Redis, at least them on the
+/// shared one (where it also lists, under the worker's own queue, results it cannot
+/// attribute: undecodable, or too big to index, which other tests leave there).
+fn assert_results_listed(b: &Browser, d: &Dash, q: &Q, expected: &[String]) {
+    let listed = listed_ids(b, d, "/ui/jobs?state=complete");
+    let of_queue: BTreeSet<String> =
+        serde_json::from_value(q.py("counts", &[])["result_ids"].clone()).expect("result ids");
+    let expected: BTreeSet<String> = expected.iter().cloned().collect();
+    assert_eq!(of_queue, expected, "the results arq sees for {}", q.name);
+    if q.private {
+        assert_eq!(listed, expected, "the results list");
+    } else {
+        let missing: Vec<&String> = expected.difference(&listed).collect();
+        assert!(missing.is_empty(), "results not listed: {missing:?}");
+    }
 }
 
 /// The text of the `dd[data-field=NAME]` of the job page shown (empty when absent).
@@ -191,11 +258,9 @@ fn set(ids: &[&String]) -> BTreeSet<String> {
 
 /// Whatever Redis holds about these jobs and the queue: the queue's members and scores, and
 /// per id the job, result, in-progress and retry keys (DUMP) and its abort mark.
-fn snapshot(queue: &str, ids: &[&str]) -> Vec<(String, Option<Vec<u8>>)> {
-    let mut c = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+fn snapshot(q: &Q, ids: &[&str]) -> Vec<(String, Option<Vec<u8>>)> {
+    let queue = &q.name;
+    let mut c = q.conn();
     let members: Vec<(Vec<u8>, f64)> = redis::cmd("ZRANGE")
         .arg(queue)
         .arg(0)
@@ -226,20 +291,10 @@ fn snapshot(queue: &str, ids: &[&str]) -> Vec<(String, Option<Vec<u8>>)> {
     out
 }
 
-fn redis_get(key: &str) -> Option<String> {
-    let mut c = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    redis::cmd("GET").arg(key).query(&mut c).unwrap()
-}
-
 /// Deletes the test's queue, its health keys and these jobs' keys from the shared Redis.
-fn cleanup(queue: &str, ids: &[&str]) {
-    let mut c = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+fn cleanup(q: &Q, ids: &[&str]) {
+    let queue = &q.name;
+    let mut c = q.conn();
     let mut keys = vec![queue.to_string(), format!("{queue}:health-check")];
     for id in ids {
         for prefix in ["arq:job:", "arq:result:", "arq:in-progress:", "arq:retry:"] {
@@ -262,8 +317,8 @@ fn health_fields(health: &str) -> Vec<(String, String)> {
 /// dialog and a CSP violation (so the hostile-data checks below can fail).
 #[test]
 fn browser_harness_sees_pages_dialogs_and_csp_violations() {
-    let queue = unique_queue("ui-harness");
-    let d = Dash::start(&queue, None, &[], &[]);
+    let q = Q::shared("ui-harness");
+    let d = Dash::start(&q, None, &[], &[]);
     let b = Browser::start();
 
     // /metrics is OpenMetrics (which a browser saves, not shows): /livez is text/plain.
@@ -308,44 +363,40 @@ fn browser_harness_sees_pages_dialogs_and_csp_violations() {
 /// browser ends as Python's `job.status()` / `job.result()` say an aborted job does.
 #[test]
 fn pages_show_what_redis_holds_and_abort_from_the_browser() {
-    let queue = unique_queue("ui-pages");
+    // A private Redis: the pages (and the screenshots in docs/) hold only this test's jobs.
+    let server = RedisServer::start(&[]);
+    let q = Q::on(&server, "ui-pages");
+    let queue = q.name.clone();
     let token = format!("tok-{}", uid());
     // One job at a time: a long job holds the others in the queue while the pages are read.
     let d = Dash::start(
-        &queue,
+        &q,
         Some(&token),
         &["--max-jobs", "1", "--allow-abort-jobs"],
         &[],
     );
-    let deferred = py_enqueue_all(
-        &queue,
-        json!([
-            {"function": "echo", "args": [1, "later"], "defer_by": 3600},
-            {"function": "echo", "args": [2], "kwargs": {"k": "v"}, "defer_by": 3600},
-            {"function": "noop", "defer_by": 7200},
-        ]),
-    );
-    let done = py_enqueue_all(
-        &queue,
-        json!([
-            {"function": "echo", "args": ["ok", 1]},
-            {"function": "noop"},
-            {"function": "fail", "args": ["kaboom: <i>not italic</i> & \"quoted\""]},
-        ]),
-    );
+    let deferred = q.enqueue_all(json!([
+        {"function": "echo", "args": [1, "later"], "defer_by": 3600},
+        {"function": "echo", "args": [2], "kwargs": {"k": "v"}, "defer_by": 3600},
+        {"function": "noop", "defer_by": 7200},
+    ]));
+    let done = q.enqueue_all(json!([
+        {"function": "echo", "args": ["ok", 1]},
+        {"function": "noop"},
+        {"function": "fail", "args": ["kaboom: <i>not italic</i> & \"quoted\""]},
+    ]));
     for id in &done {
-        py_wait(&queue, id);
+        q.wait(id);
     }
     let failed = &done[2];
-    let running = &py_enqueue_all(&queue, json!([{"function": "sleep_ms", "args": [120000]}]))[0];
-    py_wait_status(&queue, running, "in_progress");
-    let queued = py_enqueue_all(
-        &queue,
+    let running = &q.enqueue_all(json!([{"function": "sleep_ms", "args": [120000]}]))[0];
+    q.wait_status(running, "in_progress");
+    let queued = q.enqueue_all(
         json!([{"function": "echo", "args": ["q1"]}, {"function": "echo", "args": ["q2"]}]),
     );
 
     let b = Browser::start();
-    let expect = py("counts", &queue, &[]);
+    let expect = q.py("counts", &[]);
     assert_eq!(
         (
             &expect["queued"],
@@ -385,6 +436,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
     let kinds: Vec<String> = b
         .find_all("table#workers tr[data-worker]")
         .iter()
+        .filter(|w| b.text_in(w, "td[data-field=queue]") == queue)
         .map(|w| b.text_in(w, "td[data-field=kind]"))
         .collect();
     assert!(
@@ -416,10 +468,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         "args cell {args:?}"
     );
     shot(&b, "jobs");
-    assert_eq!(
-        listed_ids(&b, &d, "/ui/jobs?state=complete"),
-        set(&done.iter().collect::<Vec<_>>())
-    );
+    assert_results_listed(&b, &d, &q, &done);
     assert_eq!(
         listed_ids(&b, &d, "/ui/jobs?state=complete&success=false"),
         set(&[failed])
@@ -439,7 +488,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
     // The failed job's page: the exception, class and message, as text.
     b.goto(&d.url(&job_path(failed)));
     b.wait_for("main#page[data-page=job] dl#job", SETTLE);
-    let py_failed = py("job", &queue, &[failed]);
+    let py_failed = q.py("job", &[failed]);
     assert_eq!(dd(&b, "status"), "complete");
     assert_eq!(dd(&b, "function"), "fail");
     assert!(
@@ -480,7 +529,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         ),
         SETTLE,
     );
-    let py_aborted = py_wait(&queue, running);
+    let py_aborted = q.wait(running);
     assert_eq!(py_aborted["status"], "complete", "{py_aborted}");
     assert_eq!(py_aborted["success"], false, "{py_aborted}");
     assert_eq!(py_aborted["raised"], "CancelledError", "{py_aborted}");
@@ -496,9 +545,9 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
 
     // The two held back run now; the overview follows Redis to the end.
     for id in &queued {
-        py_wait(&queue, id);
+        q.wait(id);
     }
-    let end = py("counts", &queue, &[]);
+    let end = q.py("counts", &[]);
     assert_eq!(
         (&end["queued"], &end["in_progress"], &end["results_failed"]),
         (&json!(0), &json!(0), &json!(2)),
@@ -516,13 +565,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         .all(|f| b.text_opt(&format!("{row} td[data-field={f}]")) == Some(end[*f].to_string()))
     });
     b.assert_no_script_ran("overview after the abort");
-
-    let mut all: Vec<&str> = deferred.iter().map(String::as_str).collect();
-    all.extend(done.iter().map(String::as_str));
-    all.extend(queued.iter().map(String::as_str));
-    all.push(running);
-    drop(d);
-    cleanup(&queue, &all);
+    // The private Redis goes with `server`.
 }
 
 /// A mixed fleet: a job fails on a real Python arq worker (max 5 tries), whose health key
@@ -531,30 +574,30 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
 /// `enqueue_job(_job_id=...)`. The cron page lists the running task set's cron job.
 #[test]
 fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
-    let queue = unique_queue("ui-fleet");
+    let q = Q::shared("ui-fleet");
+    let queue = q.name.clone();
     let token = format!("tok-{}", uid());
-    let later = py_enqueue_all(
-        &queue,
-        json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]),
-    );
+    let later = q.enqueue_all(json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]));
     // retry(6, ...) asks for 6 retries: arq's default max_tries (5) fails it.
-    let failed = py_enqueue_all(&queue, json!([{"function": "retry", "args": [6, 10]}])).remove(0);
+    let failed = q
+        .enqueue_all(json!([{"function": "retry", "args": [6, 10]}]))
+        .remove(0);
     let pyw = PythonWorker::start(&queue, &[]);
-    let py_failed = py_wait(&queue, &failed);
+    let py_failed = q.wait(&failed);
     assert_eq!(py_failed["success"], false, "{py_failed}");
     let health_key = format!("{queue}:health-check");
     assert!(
-        poll(SETTLE, || redis_get(&health_key).is_some()),
+        poll(SETTLE, || q.get(&health_key).is_some()),
         "the Python worker wrote no health key:\n{}",
         pyw.log_text()
     );
     // SIGKILL (as a crash): arq deletes its key on a clean stop; this one stays for its TTL.
     drop(pyw);
-    let py_health = redis_get(&health_key).expect("arq's health key after the kill");
+    let py_health = q.get(&health_key).expect("arq's health key after the kill");
 
     // Ours, with more tries allowed, its health under a key of its own (so arq's stays).
     let d = Dash::start(
-        &queue,
+        &q,
         Some(&token),
         &[
             "--max-tries",
@@ -568,11 +611,27 @@ fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
 
     b.goto(&d.url("/ui"));
     b.wait_for("table#workers", SETTLE);
-    let arq_row = b
+    // Workers of every queue are listed: ours are the rows of this queue.
+    let rows: Vec<(common::browser::Element, String)> = b
         .find_all("table#workers tr[data-worker]")
         .into_iter()
-        .find(|r| b.text_in(r, "td[data-field=kind]") == "arq")
-        .unwrap_or_else(|| panic!("no arq worker row:\n{}", b.source()));
+        .filter(|r| b.text_in(r, "td[data-field=queue]") == queue)
+        .map(|r| {
+            let kind = b.text_in(&r, "td[data-field=kind]");
+            (r, kind)
+        })
+        .collect();
+    let kinds: Vec<&str> = rows.iter().map(|(_, k)| k.as_str()).collect();
+    assert!(
+        kinds.contains(&"lyanna"),
+        "our worker is not listed ({kinds:?}):\n{}",
+        b.source()
+    );
+    let arq_row = rows
+        .iter()
+        .find(|(_, k)| k == "arq")
+        .map(|(r, _)| r.clone())
+        .unwrap_or_else(|| panic!("no arq worker row for {queue} ({kinds:?}):\n{}", b.source()));
     let id = b.attr(&arq_row, "data-worker").unwrap();
     let wrow = format!("table#workers tr[data-worker={}]", css_str(&id));
     assert_eq!(b.text(&format!("{wrow} td[data-field=kind]")), "arq");
@@ -586,13 +645,6 @@ fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
             "{k} of {py_health:?}"
         );
     }
-    assert!(
-        b.find_all("table#workers td[data-field=kind]")
-            .iter()
-            .any(|k| b.text_of(k) == "lyanna"),
-        "our worker is not listed:\n{}",
-        b.source()
-    );
     b.assert_no_script_ran("overview with a Python worker's health key");
 
     // Retry the failed job: a new id, run by ours, succeeds on its 7th try.
@@ -609,7 +661,7 @@ fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
     let new_page = b.wait_for("main#page[data-page=job] dl#job", SETTLE);
     let new_id = b.attr(&new_page, "data-job-id").unwrap();
     assert_ne!(new_id, failed, "retry must use a new id");
-    let py_new = py_wait(&queue, &new_id);
+    let py_new = q.wait(&new_id);
     assert_eq!(py_new["success"], true, "{py_new}");
     assert_eq!(py_new["result"], "7", "{py_new}");
     assert_eq!(py_new["function"], "retry");
@@ -624,7 +676,7 @@ fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
 
     // Delete the old result: Python may then reuse its id.
     assert_eq!(
-        py_enqueue(&queue, json!([{"function": "echo", "job_id": failed}])),
+        q.enqueue(json!([{"function": "echo", "job_id": failed}])),
         vec![None],
         "arq refuses an id whose result exists"
     );
@@ -632,80 +684,69 @@ fn retry_and_delete_from_the_browser_with_a_python_worker_on_the_queue() {
     b.wait_for("form#delete", SETTLE);
     b.submit("form#delete");
     b.wait_for("main#page[data-page=job]", SETTLE);
-    assert_eq!(py("job", &queue, &[&failed])["status"], "not_found");
+    assert_eq!(q.py("job", &[&failed])["status"], "not_found");
     assert_eq!(
-        py_enqueue(
-            &queue,
-            json!([{"function": "echo", "args": ["again"], "job_id": failed}])
-        ),
+        q.enqueue(json!([{"function": "echo", "args": ["again"], "job_id": failed}])),
         vec![Some(failed.clone())]
     );
-    let again = py_wait(&queue, &failed);
+    let again = q.wait(&failed);
     assert_eq!(again["result"], "{'args': ['again'], 'kwargs': {}}");
 
-    // The cron page: the task set's `tick`, its schedule, next run and (soon) last result.
-    b.reload_until(&d.url("/ui/cron"), SETTLE, |b| {
-        b.find_all("table#cron tr[data-cron]").iter().any(|r| {
-            b.find_all(&format!(
-                "table#cron tr[data-cron={}] td[data-field=last_result]",
-                css_str(&b.attr(r, "data-cron").unwrap_or_default())
-            ))
-            .iter()
-            .any(|c| !b.text_of(c).is_empty())
-        })
-    });
-    let cron = b.get("table#cron tr[data-cron]");
+    // The cron page: the task set's `tick` (every second), its schedule and next run. (Its
+    // last result stays empty: arq's crons keep no result by default; see
+    // /work/notes/ui-contract-issues.md.)
+    b.goto(&d.url("/ui/cron"));
+    let cron = b.wait_for("table#cron tr[data-cron]", SETTLE);
     let name = b.attr(&cron, "data-cron").unwrap();
-    assert!(name.contains("tick"), "cron row {name}");
+    assert_eq!(name, "cron:tick");
     let crow = format!("table#cron tr[data-cron={}]", css_str(&name));
-    assert!(!b
-        .text(&format!("{crow} td[data-field=schedule]"))
-        .is_empty());
-    assert!(!b
-        .text(&format!("{crow} td[data-field=next_run]"))
-        .is_empty());
+    assert_eq!(
+        b.text(&format!("{crow} td[data-field=schedule]")),
+        "microsecond=123456"
+    );
+    let next = b.text(&format!("{crow} td[data-field=next_run]"));
+    let next_ms = chrono::NaiveDateTime::parse_from_str(&next, "%Y-%m-%d %H:%M:%S%.3f UTC")
+        .unwrap_or_else(|e| panic!("next_run {next:?}: {e}"))
+        .and_utc()
+        .timestamp_millis();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    assert_eq!(next_ms % 1000, 123, "next_run {next}");
+    assert!(
+        (now_ms - 2000..=now_ms + 1000).contains(&next_ms),
+        "next_run {next} is not the coming second (now {now_ms})"
+    );
     b.assert_no_script_ran("cron page");
     shot(&b, "cron");
 
     drop(d);
-    cleanup(
-        &queue,
-        &[later[0].as_str(), failed.as_str(), new_id.as_str()],
-    );
-    let mut c = redis::Client::open(redis_url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    cleanup(&q, &[later[0].as_str(), failed.as_str(), new_id.as_str()]);
     let _: Result<(), _> = redis::cmd("DEL")
         .arg(format!("{queue}:ticks"))
         .arg(format!("{queue}:lyanna-health"))
-        .query(&mut c);
+        .query(&mut q.conn());
 }
 
 /// Without the token configured, or without a session and the right CSRF token, every
 /// action answers 403 and Redis is left as it was.
 #[test]
 fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
-    let queue = unique_queue("ui-auth");
+    let q = Q::shared("ui-auth");
     let token = format!("tok-{}", uid());
-    let deferred = py_enqueue_all(
-        &queue,
-        json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]),
-    )
-    .remove(0);
+    let deferred = q
+        .enqueue_all(json!([{"function": "echo", "args": ["later"], "defer_by": 3600}]))
+        .remove(0);
     // A read-only dashboard (no token) and one with a token, on the same queue.
-    let ro = Dash::start(&queue, None, &[], &[]);
-    let rw = Dash::start(&queue, Some(&token), &[], &[]);
-    let ran = py_enqueue_all(
-        &queue,
+    let ro = Dash::start(&q, None, &[], &[]);
+    let rw = Dash::start(&q, Some(&token), &[], &[]);
+    let ran = q.enqueue_all(
         json!([{"function": "fail", "args": ["no"]}, {"function": "echo", "args": ["yes"]}]),
     );
     for id in &ran {
-        py_wait(&queue, id);
+        q.wait(id);
     }
     let (failed, ok) = (&ran[0], &ran[1]);
     let ids = [deferred.as_str(), failed.as_str(), ok.as_str()];
-    let before = snapshot(&queue, &ids);
+    let before = snapshot(&q, &ids);
     let actions = [
         (deferred.as_str(), "abort"),
         (failed.as_str(), "retry"),
@@ -783,7 +824,7 @@ fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
                     || b.find("dl#job").is_none()),
                 "{action} with a {tamper} CSRF token stayed on the page"
             );
-            assert_eq!(snapshot(&queue, &ids), before, "{action} ({tamper} csrf)");
+            assert_eq!(snapshot(&q, &ids), before, "{action} ({tamper} csrf)");
         }
         // Same with the session cookie outside the browser: the status is 403.
         let cookie = format!("lyanna_ui={}", session.value);
@@ -805,47 +846,45 @@ fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
             "cookie, no csrf {action}"
         );
     }
-    assert_eq!(snapshot(&queue, &ids), before, "Redis changed");
+    assert_eq!(snapshot(&q, &ids), before, "Redis changed");
 
     // The control: the same request with the right bearer token acts (so the checks above
     // could have seen a change).
     let del = post(&rw, ok, "delete", &[("Authorization", &bearer)], "");
     assert_eq!(del, 303);
-    assert_ne!(snapshot(&queue, &ids), before);
-    assert_eq!(py("job", &queue, &[ok])["status"], "not_found");
+    assert_ne!(snapshot(&q, &ids), before);
+    assert_eq!(q.py("job", &[ok])["status"], "not_found");
 
     drop(ro);
     drop(rw);
-    cleanup(&queue, &ids);
+    cleanup(&q, &ids);
 }
 
 /// Job ids, function names, arguments and error messages made of HTML/JS payloads render as
 /// text on every page, and no script of theirs runs.
 #[test]
 fn hostile_data_renders_as_text_and_runs_no_script() {
-    let queue = unique_queue("ui-hostile");
+    let server = RedisServer::start(&[]);
+    let q = Q::on(&server, "ui-hostile");
     let tag = &uid()[..8];
     let script = "<script>alert(1)</script>";
     let img = "\"><img src=x onerror=alert(1)>";
     let quotes = "x' onmouseover='alert(1)' \" onfocus=\"alert(1)";
-    let d = Dash::start(&queue, None, &[], &[]);
+    let d = Dash::start(&q, None, &[], &[]);
     let hostile_deferred = json!([
         {"function": script, "args": [img, script], "kwargs": {"k": img},
          "job_id": format!("{script}{tag}"), "defer_by": 3600},
         {"function": img, "args": [quotes], "job_id": format!("{img}{tag}"), "defer_by": 3600},
         {"function": quotes, "job_id": format!("{quotes}{tag}"), "defer_by": 3600},
     ]);
-    let deferred = py_enqueue_all(&queue, hostile_deferred);
-    let ran = py_enqueue_all(
-        &queue,
-        json!([
-            {"function": "fail", "args": [script], "job_id": format!("f{script}{tag}")},
-            {"function": "fail", "args": [img], "job_id": format!("f{img}{tag}")},
-            {"function": img, "args": [script], "job_id": format!("u{img}{tag}")},
-        ]),
-    );
+    let deferred = q.enqueue_all(hostile_deferred);
+    let ran = q.enqueue_all(json!([
+        {"function": "fail", "args": [script], "job_id": format!("f{script}{tag}")},
+        {"function": "fail", "args": [img], "job_id": format!("f{img}{tag}")},
+        {"function": img, "args": [script], "job_id": format!("u{img}{tag}")},
+    ]));
     for id in &ran {
-        py_wait(&queue, id);
+        q.wait(id);
     }
     let b = Browser::start();
     let check = |what: &str| {
@@ -866,10 +905,14 @@ fn hostile_data_renders_as_text_and_runs_no_script() {
     b.goto(&d.url("/ui"));
     b.wait_for("main#page[data-page=overview]", SETTLE);
     check("overview");
-    for (state, ids) in [("deferred", &deferred), ("complete", &ran)] {
-        let listed = listed_ids(&b, &d, &format!("/ui/jobs?state={state}"));
-        assert_eq!(listed, ids.iter().cloned().collect(), "{state} list");
-        check(state);
+    let listed = listed_ids(&b, &d, "/ui/jobs?state=deferred");
+    assert_eq!(listed, deferred.iter().cloned().collect(), "deferred list");
+    check("deferred list");
+    assert_results_listed(&b, &d, &q, &ran);
+    check("complete list");
+    for f in ["true", "false"] {
+        listed_ids(&b, &d, &format!("/ui/jobs?state=complete&success={f}"));
+        check(&format!("results success={f}"));
     }
     // The ids, functions and arguments, each exactly as text.
     b.goto(&d.url("/ui/jobs?state=deferred"));
@@ -911,8 +954,4 @@ fn hostile_data_renders_as_text_and_runs_no_script() {
         SETTLE,
     );
     check("search result");
-
-    let all: Vec<&str> = deferred.iter().chain(&ran).map(String::as_str).collect();
-    drop(d);
-    cleanup(&queue, &all);
 }

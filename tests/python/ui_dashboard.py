@@ -5,7 +5,7 @@
                                                JSON list of job ids (null: arq refused the id)
     python ui_dashboard.py counts QUEUE        what Redis holds for the queue, as arq reads it:
                                                {queued, deferred, in_progress, results_ok,
-                                               results_failed, oldest_due_ms}
+                                               results_failed, oldest_due_ms, result_ids}
     python ui_dashboard.py job QUEUE ID        arq's view of one job: {status, success, result,
                                                raised, tries, function}
     python ui_dashboard.py wait QUEUE ID S     the same, once the job has a result (S seconds)
@@ -46,7 +46,7 @@ async def enqueue(redis, queue, specs):
 async def counts(redis, queue):
     now = time.time() * 1000
     c = {'queued': 0, 'deferred': 0, 'in_progress': 0, 'results_ok': 0, 'results_failed': 0,
-         'oldest_due_ms': None}
+         'oldest_due_ms': None, 'result_ids': []}
     for job_id, score in await redis.zrange(queue, 0, -1, withscores=True):
         if await redis.exists(in_progress_key_prefix + job_id.decode()):
             c['in_progress'] += 1
@@ -65,6 +65,7 @@ async def counts(redis, queue):
             continue
         if r.queue_name == queue:
             c['results_ok' if r.success else 'results_failed'] += 1
+            c['result_ids'].append(key.decode()[len(result_key_prefix):])
     return c
 
 
