@@ -249,7 +249,10 @@ fn dd(b: &Browser, name: &str) -> String {
 }
 
 fn shot(b: &Browser, name: &str) {
-    b.screenshot(&project_root().join(format!("target/ui-screenshots/{name}.png")));
+    let path = project_root().join(format!("target/ui-screenshots/{name}.png"));
+    b.screenshot_page(&path, 1600.0);
+    let len = std::fs::metadata(&path).expect("screenshot").len();
+    assert!(len > 5_000, "{name}.png is {len} bytes: a blank page?");
 }
 
 fn set(ids: &[&String]) -> BTreeSet<String> {
@@ -433,17 +436,24 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         (age as f64 - want).abs() <= 3.0,
         "oldest_due_age {age} s, Redis says {want:.1} s"
     );
-    let kinds: Vec<String> = b
+    let ours: Vec<_> = b
         .find_all("table#workers tr[data-worker]")
-        .iter()
+        .into_iter()
         .filter(|w| b.text_in(w, "td[data-field=queue]") == queue)
-        .map(|w| b.text_in(w, "td[data-field=kind]"))
         .collect();
-    assert!(
-        kinds.iter().any(|k| k == "lyanna"),
-        "our worker is not listed ({kinds:?}):\n{}",
-        b.source()
-    );
+    assert_eq!(ours.len(), 1, "one worker on the queue:\n{}", b.source());
+    assert_eq!(b.text_in(&ours[0], "td[data-field=kind]"), "lyanna");
+    // Its health string, and each counter parsed out of it.
+    let health = b.text_in(&ours[0], "td[data-field=health]");
+    let fields = health_fields(&health);
+    assert_eq!(fields.len(), 5, "health {health:?}");
+    for (k, v) in fields {
+        assert_eq!(
+            b.text_in(&ours[0], &format!("td[data-field={k}]")),
+            v,
+            "{k}"
+        );
+    }
     assert!(b.find("section#throughput").is_some(), "{}", b.source());
     b.assert_no_script_ran("overview");
     shot(&b, "overview");
@@ -467,8 +477,8 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         args.contains('2') && args.contains("k='v'"),
         "args cell {args:?}"
     );
-    shot(&b, "jobs");
     assert_results_listed(&b, &d, &q, &done);
+    shot(&b, "jobs");
     assert_eq!(
         listed_ids(&b, &d, "/ui/jobs?state=complete&success=false"),
         set(&[failed])

@@ -407,6 +407,29 @@ impl Browser {
         std::fs::write(path, png).expect("write screenshot");
     }
 
+    /// Saves a PNG of the whole page (beyond the viewport, up to `max_height` CSS pixels) to
+    /// `path`.
+    pub fn screenshot_page(&self, path: &Path, max_height: f64) {
+        let m = self.cdp("Page.getLayoutMetrics", json!({}));
+        let size = &m["cssContentSize"];
+        let width = size["width"].as_f64().unwrap_or(1280.0);
+        let height = size["height"].as_f64().unwrap_or(900.0).min(max_height);
+        let v = self.cdp(
+            "Page.captureScreenshot",
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+            }),
+        );
+        let png = base64_decode(v["data"].as_str().unwrap_or_default()).expect("screenshot base64");
+        assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).expect("screenshot dir");
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
     /// The private directory of this browser (profile, chromedriver log).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
