@@ -8,7 +8,7 @@
 mod common;
 
 use common::browser::Browser;
-use common::http::{self, percent_encode};
+use common::http::{self, form_value};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -51,7 +51,8 @@ impl Dash {
         args.extend_from_slice(extra);
         let worker = WorkerProcess::spawn(&args, env);
         let up = poll(SETTLE, || {
-            http::get(port, "/livez", &[]).is_ok_and(|r| r.status == 200)
+            http::try_request(port, "GET", "/livez", &[], b"", Duration::from_secs(2))
+                .is_ok_and(|r| r.status == 200)
         });
         assert!(
             up,
@@ -104,7 +105,7 @@ fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// `/ui/job/{id}` with the id's bytes percent-encoded.
 fn job_path(id: &str) -> String {
-    format!("/ui/job/{}", percent_encode(id))
+    format!("/ui/job/{}", form_value(id))
 }
 
 /// `s` as a double-quoted CSS string (for attribute selectors on ids holding quotes).
@@ -343,7 +344,7 @@ fn browser_harness_sees_pages_dialogs_and_csp_violations() {
     let csp = "<meta http-equiv=Content-Security-Policy content=\"script-src 'none'\">";
     b.goto(&format!(
         "data:text/html,{}",
-        percent_encode(&format!(
+        form_value(&format!(
             "{csp}<img src=x onerror=alert(2)><script>alert(3)</script>"
         ))
     ));
@@ -765,9 +766,7 @@ fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
     ];
     let post = |d: &Dash, id: &str, action: &str, headers: &[(&str, &str)], csrf: &str| {
         let path = format!("{}/{action}", job_path(id));
-        http::post_form(d.port, &path, headers, &[("csrf", csrf)])
-            .expect("POST")
-            .status
+        http::post_form(d.port, &path, headers, &[("csrf", csrf)]).status
     };
     let bearer = format!("Bearer {token}");
     for (id, action) in actions {
@@ -791,7 +790,7 @@ fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
             "forged cookie {action}"
         );
     }
-    let login = http::post_form(ro.port, "/ui/login", &[], &[("token", &token)]).unwrap();
+    let login = http::post_form(ro.port, "/ui/login", &[], &[("token", &token)]);
     assert!(
         login.header("set-cookie").is_none(),
         "read-only dashboard opened a session: {:?}",
@@ -850,7 +849,6 @@ fn actions_are_refused_without_token_or_csrf_and_change_nothing() {
                 &[("Cookie", &cookie)],
                 &[]
             )
-            .unwrap()
             .status,
             403,
             "cookie, no csrf {action}"

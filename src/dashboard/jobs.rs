@@ -5,6 +5,7 @@
 //! hands back a cursor to go on from.
 
 use super::display::{call_args, ROW_REPR};
+use super::keyspace::Fetched;
 use super::results::decode;
 use super::{ids, keyspace, Dashboard};
 use crate::client::{ClientError, JobStatus};
@@ -14,6 +15,8 @@ use crate::protocol::now_ms;
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 const MAX_EXAMINED_PER_LIMIT: usize = 20;
+/// A payload or result bigger than this is not decoded for a listing row (its page shows it).
+const ROW_MAX_BYTES: usize = 512 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -178,15 +181,9 @@ impl Dashboard {
         let running: Vec<bool> = self.report(pipe.query_async(conn).await)?;
         let job_keys: Vec<Vec<u8>> = entries.iter().map(|(id, _)| ids::job_key(id)).collect();
         let retry_keys: Vec<Vec<u8>> = entries.iter().map(|(id, _)| ids::retry_key(id)).collect();
-        let (payloads, retries): (Vec<Option<Vec<u8>>>, Vec<Option<Vec<u8>>>) = self.report(
-            redis::pipe()
-                .cmd("MGET")
-                .arg(&job_keys)
-                .cmd("MGET")
-                .arg(&retry_keys)
-                .query_async(conn)
-                .await,
-        )?;
+        let payloads = self.report(keyspace::fetch_small(conn, &job_keys, ROW_MAX_BYTES).await)?;
+        let retries: Vec<Option<Vec<u8>>> =
+            self.report(redis::cmd("MGET").arg(&retry_keys).query_async(conn).await)?;
         let codec = self.codec;
         let rows = entries
             .into_iter()
@@ -215,15 +212,18 @@ impl Dashboard {
                     finished_ms: None,
                     problem: None,
                 };
-                match payload.map(|p| decode_job(codec, &p)) {
-                    None => row.problem = Some("job key expired or missing".into()),
-                    Some(Err(e)) => row.problem = Some(e),
-                    Some(Ok(job)) => {
-                        row.function = job.function;
-                        row.args = call_args(&job.args, ROW_REPR);
-                        row.enqueued_ms = Some(job.enqueue_time_ms);
-                        row.tries = row.tries.or(job.job_try);
-                    }
+                match payload {
+                    Fetched::Missing => row.problem = Some("job key expired or missing".into()),
+                    Fetched::TooBig(n) => row.problem = Some(too_big(n)),
+                    Fetched::Bytes(p) => match decode_job(codec, &p) {
+                        Err(e) => row.problem = Some(e),
+                        Ok(job) => {
+                            row.function = job.function;
+                            row.args = call_args(&job.args, ROW_REPR);
+                            row.enqueued_ms = Some(job.enqueue_time_ms);
+                            row.tries = row.tries.or(job.job_try);
+                        }
+                    },
                 }
                 row
             })
@@ -294,8 +294,8 @@ impl Dashboard {
         let mut rows = Vec::with_capacity(page_ids.len());
         if !page_ids.is_empty() {
             let keys: Vec<Vec<u8>> = page_ids.iter().map(|id| ids::result_key(id)).collect();
-            let values: Vec<Option<Vec<u8>>> =
-                self.report(redis::cmd("MGET").arg(&keys).query_async(&mut conn).await)?;
+            let values =
+                self.report(keyspace::fetch_small(&mut conn, &keys, ROW_MAX_BYTES).await)?;
             for (id, v) in page_ids.into_iter().zip(values) {
                 rows.push(result_row(self.codec, id, v));
             }
@@ -342,7 +342,11 @@ fn decode_job(codec: crate::codec::Codec, payload: &[u8]) -> Result<Job, String>
     Job::from_value(v).map_err(|e| e.to_string())
 }
 
-fn result_row(codec: crate::codec::Codec, id: Vec<u8>, v: Option<Vec<u8>>) -> JobRow {
+fn too_big(n: usize) -> String {
+    format!("{:.1} MB, not shown here (see its page)", n as f64 / 1e6)
+}
+
+fn result_row(codec: crate::codec::Codec, id: Vec<u8>, v: Fetched) -> JobRow {
     let mut row = JobRow {
         id,
         function: String::new(),
@@ -355,10 +359,16 @@ fn result_row(codec: crate::codec::Codec, id: Vec<u8>, v: Option<Vec<u8>>) -> Jo
         finished_ms: None,
         problem: None,
     };
-    match v.map(|b| decode(codec, &b)) {
-        None => row.problem = Some("result deleted or expired".into()),
-        Some(None) => row.problem = Some(format!("result does not decode as {}", codec.name())),
-        Some(Some(r)) => {
+    let decoded = match v {
+        Fetched::Missing => Err("result deleted or expired".to_string()),
+        Fetched::TooBig(n) => Err(too_big(n)),
+        Fetched::Bytes(b) => {
+            decode(codec, &b).ok_or_else(|| format!("result does not decode as {}", codec.name()))
+        }
+    };
+    match decoded {
+        Err(e) => row.problem = Some(e),
+        Ok(r) => {
             row.function = r.function.clone();
             row.args = call_args(&r.args, ROW_REPR);
             row.enqueued_ms = Some(r.enqueue_time_ms);

@@ -57,6 +57,58 @@ pub async fn scan(
     }
 }
 
+/// A value read for a listing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    Missing,
+    /// Bigger than the listing decodes (its size in bytes).
+    TooBig(usize),
+    Bytes(Vec<u8>),
+}
+
+/// The values of `keys`, each only if at most `max` bytes: STRLEN first, so a page of rows
+/// never pulls (and decodes) a 50 MB payload.
+pub async fn fetch_small(
+    conn: &mut MultiplexedConnection,
+    keys: &[Vec<u8>],
+    max: usize,
+) -> redis::RedisResult<Vec<Fetched>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for k in keys {
+        pipe.strlen(k);
+    }
+    let sizes: Vec<usize> = pipe.query_async(conn).await?;
+    let small: Vec<&Vec<u8>> = keys
+        .iter()
+        .zip(&sizes)
+        .filter(|(_, n)| **n > 0 && **n <= max)
+        .map(|(k, _)| k)
+        .collect();
+    let mut values: std::vec::IntoIter<Option<Vec<u8>>> = if small.is_empty() {
+        Vec::new().into_iter()
+    } else {
+        redis::cmd("MGET")
+            .arg(small)
+            .query_async::<Vec<Option<Vec<u8>>>>(conn)
+            .await?
+            .into_iter()
+    };
+    Ok(sizes
+        .iter()
+        .map(|&n| match n {
+            0 => Fetched::Missing,
+            n if n > max => Fetched::TooBig(n),
+            _ => values
+                .next()
+                .flatten()
+                .map_or(Fetched::Missing, Fetched::Bytes),
+        })
+        .collect())
+}
+
 /// Classifies a health key (pure).
 pub fn health_key(key: &[u8]) -> Option<HealthKey> {
     let text = std::str::from_utf8(key).ok()?;

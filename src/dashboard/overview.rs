@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashSet};
 /// Minutes of throughput shown.
 pub const THROUGHPUT_MINUTES: usize = 15;
 /// Queues shown at most (found through results and health keys besides the worker's).
-const MAX_QUEUES: usize = 50;
+const MAX_QUEUES: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueRow {
@@ -114,25 +114,27 @@ impl Dashboard {
         self.report(index.refresh(&mut conn, self.codec, &ks.result_ids).await)?;
         let now = now_ms();
 
-        let mut names: BTreeSet<String> = BTreeSet::new();
+        // The worker's queue, then queues with a live worker, then queues known from results.
+        let mut with_workers: BTreeSet<String> = BTreeSet::new();
         for h in &ks.health {
             match h {
                 HealthKey::Arq { queue, .. } | HealthKey::Lyanna { queue, .. } => {
-                    names.insert(queue.clone())
+                    with_workers.insert(queue.clone())
                 }
             };
         }
+        let mut from_results: BTreeSet<String> = BTreeSet::new();
         for r in index.entries.values() {
-            if !r.queue.is_empty() {
-                names.insert(r.queue.clone());
+            if !r.queue.is_empty() && !with_workers.contains(&r.queue) {
+                from_results.insert(r.queue.clone());
             }
         }
-        names.remove(&self.queue);
-        let mut queues: Vec<String> = std::iter::once(self.queue.clone())
-            .chain(names)
-            .take(MAX_QUEUES)
-            .collect();
-        queues.dedup();
+        let mut queues: Vec<String> = vec![self.queue.clone()];
+        for q in with_workers.into_iter().chain(from_results) {
+            if q != self.queue && queues.len() < MAX_QUEUES {
+                queues.push(q);
+            }
+        }
 
         let in_progress: HashSet<&[u8]> = ks.in_progress_ids.iter().map(Vec::as_slice).collect();
         let mut rows = Vec::with_capacity(queues.len());

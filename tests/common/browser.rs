@@ -443,7 +443,7 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         // Closes Chromium; chromedriver waits for it to exit.
-        let _ = http::request(
+        let _ = http::try_request(
             self.port,
             "DELETE",
             &format!("/session/{}", self.session),
@@ -464,7 +464,7 @@ fn call(port: u16, method: &str, path: &str, body: Option<Value>) -> Result<Valu
     } else {
         &[("Content-Type", "application/json")]
     };
-    let resp = http::request(
+    let resp = http::try_request(
         port,
         method,
         path,
@@ -473,8 +473,8 @@ fn call(port: u16, method: &str, path: &str, body: Option<Value>) -> Result<Valu
         COMMAND_TIMEOUT,
     )
     .map_err(|e| format!("chromedriver did not answer: {e}"))?;
-    let v: Value = serde_json::from_slice(&resp.body)
-        .map_err(|e| format!("not JSON ({e}): {}", resp.text()))?;
+    let v: Value =
+        serde_json::from_str(&resp.body).map_err(|e| format!("not JSON ({e}): {}", resp.body))?;
     let value = v.get("value").cloned().unwrap_or(Value::Null);
     if resp.status == 200 {
         Ok(value)

@@ -1,21 +1,23 @@
-//! A tiny blocking HTTP/1.1 client for loopback servers (the admin server, chromedriver):
-//! one request per connection (`Connection: close`), any method, headers and body, the
-//! response's status, headers and (de-chunked) body. No redirects are followed: tests look
-//! at the 303s themselves.
+//! A small blocking HTTP/1.1 client for loopback servers (the admin server and the dashboard,
+//! chromedriver): any method, headers and body; the answer's status, headers (names
+//! lowercased) and body (de-chunked). One connection per request (`Connection: close`); the
+//! answer ends at its `Content-Length` or last chunk, since some servers (chromedriver) keep
+//! the connection open whatever the request asks. No redirects are followed: tests look at
+//! the 303s themselves.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Response {
+pub struct Answer {
     pub status: u16,
     /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: String,
 }
 
-impl Response {
+impl Answer {
     /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
@@ -24,22 +26,65 @@ impl Response {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
 }
 
-/// `method path` on 127.0.0.1:port; `Err` when the connection fails or nothing complete
-/// arrives within `timeout`.
+/// `method path` on 127.0.0.1:port with `headers` and a form `body` (its Content-Type added
+/// when not empty); panics when nothing answers within 10 s.
 pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut all = headers.to_vec();
+    if !body.is_empty() {
+        all.push(("Content-Type", "application/x-www-form-urlencoded"));
+    }
+    try_request(
+        port,
+        method,
+        path,
+        &all,
+        body.as_bytes(),
+        Duration::from_secs(10),
+    )
+    .unwrap_or_else(|e| panic!("{method} {path} on {port}: {e}"))
+}
+
+pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request(port, "GET", path, headers, "")
+}
+
+pub fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    request(port, "POST", path, headers, body)
+}
+
+/// `POST path` of a form built from `fields`.
+pub fn post_form(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    fields: &[(&str, &str)],
+) -> Answer {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_value(k), form_value(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    post(port, path, headers, &body)
+}
+
+/// `method path` on 127.0.0.1:port; `Err` when the connection fails or no complete answer
+/// arrives within `timeout` (for polling a server that may not be up yet).
+pub fn try_request(
     port: u16,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     timeout: Duration,
-) -> std::io::Result<Response> {
+) -> std::io::Result<Answer> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
@@ -54,65 +99,34 @@ pub fn request(
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
     s.write_all(body)?;
-    let raw = read_response(&mut s)?;
+    let raw = read_answer(&mut s)?;
     parse(&raw).ok_or_else(|| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
-                "malformed HTTP response: {:?}",
+                "malformed HTTP answer: {:?}",
                 String::from_utf8_lossy(&raw[..raw.len().min(200)])
             ),
         )
     })
 }
 
-/// `GET path` with a 10 s timeout.
-pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> std::io::Result<Response> {
-    request(port, "GET", path, headers, b"", Duration::from_secs(10))
+/// `application/x-www-form-urlencoded` of one value: every byte but the unreserved ones of
+/// RFC 3986 as `%XX` (fit for a path segment and a query value too).
+pub fn form_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
-/// `POST path` of an `application/x-www-form-urlencoded` body built from `fields`.
-pub fn post_form(
-    port: u16,
-    path: &str,
-    headers: &[(&str, &str)],
-    fields: &[(&str, &str)],
-) -> std::io::Result<Response> {
-    let body = fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
-    all.extend_from_slice(headers);
-    request(
-        port,
-        "POST",
-        path,
-        &all,
-        body.as_bytes(),
-        Duration::from_secs(10),
-    )
-}
-
-/// Every byte but the unreserved ones of RFC 3986 as `%XX` (fit for a path segment, a query
-/// value or a form field).
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Reads one response: up to the end of its body by `Content-Length`, by the last chunk, or
-/// else by the connection's end (some servers, chromedriver among them, keep the connection
-/// open whatever `Connection: close` asks).
-fn read_response(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+/// Reads one answer: up to the end of its body by `Content-Length`, by the last chunk, or
+/// else by the connection's end.
+fn read_answer(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 16 * 1024];
     loop {
@@ -133,11 +147,11 @@ fn read_response(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
 fn complete(raw: &[u8], split: usize) -> bool {
     let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
     let body = &raw[split + 4..];
-    let status_no_body = head
+    let no_body = head
         .split(' ')
         .nth(1)
         .is_some_and(|c| c.starts_with('1') || c == "204" || c == "304");
-    if status_no_body {
+    if no_body {
         return true;
     }
     for line in head.split("\r\n").skip(1) {
@@ -146,7 +160,7 @@ fn complete(raw: &[u8], split: usize) -> bool {
             if k == "content-length" {
                 return v.parse::<usize>().is_ok_and(|n| body.len() >= n);
             }
-            if k == "transfer-encoding" && v == "chunked" {
+            if k == "transfer-encoding" && v.contains("chunked") {
                 return dechunk(body).is_some();
             }
         }
@@ -154,7 +168,7 @@ fn complete(raw: &[u8], split: usize) -> bool {
     false
 }
 
-fn parse(raw: &[u8]) -> Option<Response> {
+fn parse(raw: &[u8]) -> Option<Answer> {
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(&raw[..split]).ok()?;
     let rest = &raw[split + 4..];
@@ -166,7 +180,7 @@ fn parse(raw: &[u8]) -> Option<Response> {
         .collect();
     let chunked = headers
         .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
     let length = headers
         .iter()
         .find(|(k, _)| k == "content-length")
@@ -176,10 +190,10 @@ fn parse(raw: &[u8]) -> Option<Response> {
         (false, Some(n)) => rest.get(..n)?.to_vec(),
         (false, None) => rest.to_vec(),
     };
-    Some(Response {
+    Some(Answer {
         status,
         headers,
-        body,
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
 
@@ -188,8 +202,7 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
     loop {
         let eol = body.windows(2).position(|w| w == b"\r\n")?;
         let size = std::str::from_utf8(&body[..eol]).ok()?;
-        let size = size.split(';').next()?.trim();
-        let n = usize::from_str_radix(size, 16).ok()?;
+        let n = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
         body = &body[eol + 2..];
         if n == 0 {
             return Some(out);
