@@ -17,6 +17,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The dashboard's admin token, given to every worker through its environment (and once on
+/// the command line, in `bad_configuration_and_wrong_passwords`): never printed either.
+const ADMIN_TOKEN: &str = "AdminTok-7305-secret";
+
 /// A process whose stdout and stderr both go to one file.
 struct Run {
     child: Child,
@@ -128,7 +132,11 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
     ];
     args.extend(form.args.iter().map(String::as_str));
     let env: Vec<(&str, &str)> = form.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut w = spawn(&args, &env);
+    let mut worker_env = env.clone();
+    worker_env.push(("LYANNA_ADMIN_TOKEN", ADMIN_TOKEN));
+    let mut w = spawn(&args, &worker_env);
+    let mut secrets = form.secrets.clone();
+    secrets.push(ADMIN_TOKEN);
     let what = format!("{} ({})", form.name, if json { "json" } else { "text" });
     assert!(
         poll_until(Duration::from_secs(15), || status(http, "/readyz") == 200),
@@ -162,6 +170,19 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
             .map(|(_, b)| b)
             .unwrap_or_default(),
     );
+    // The dashboard: its pages, a wrong login and a right one, an action with the bearer.
+    for path in ["/ui", "/ui/jobs?state=complete", &format!("/ui/job/{id}"), "/ui/login"] {
+        pages.push_str(&common::http::get(http, path, &[]).body);
+    }
+    let wrong = common::http::post(http, "/ui/login", &[], "token=AdminTok-wrong");
+    assert_eq!(wrong.status, 403, "{what}: wrong token accepted");
+    let right = common::http::post(http, "/ui/login", &[], &format!("token={ADMIN_TOKEN}"));
+    assert_eq!(right.status, 303, "{what}: the admin token is refused");
+    pages.push_str(&format!("{:?}{}", right.headers, right.body));
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let del = common::http::post(http, &format!("/ui/job/{id}/delete"), &[("Authorization", &bearer)], "");
+    assert_eq!(del.status, 303, "{what}: bearer refused");
+    pages.push_str(&format!("{:?}{}", del.headers, del.body));
 
     // An outage: reconnect warnings carry the URL.
     redis.stop();
@@ -195,9 +216,9 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
         "{what}: RUST_LOG=trace not in effect"
     );
     assert!(log.contains("***"), "{what}: no masked URL logged:\n{log}");
-    assert_clean(&format!("{what} worker"), &log, &form.secrets);
-    assert_clean(&format!("{what} CLI"), &cli_out, &form.secrets);
-    assert_clean(&format!("{what} /metrics"), &pages, &form.secrets);
+    assert_clean(&format!("{what} worker"), &log, &secrets);
+    assert_clean(&format!("{what} CLI"), &cli_out, &secrets);
+    assert_clean(&format!("{what} /metrics and /ui"), &pages, &secrets);
 }
 
 fn both_log_formats(form: Form, redis: &mut PortRedis) {
@@ -432,6 +453,22 @@ fn bad_configuration_and_wrong_passwords() {
             &["PwBadJ-110", "PwBadK-111", "PwBadL-112"],
         );
     }
+    // The admin token on the command line, with a bad flag beside it or where clap does not
+    // expect it: never echoed.
+    let inline = format!("--admin-token={ADMIN_TOKEN}");
+    for args in [
+        vec!["--settings", "Diagnostics", "--ui", "maybe", "--admin-token", ADMIN_TOKEN],
+        vec!["--settings", "Diagnostics", "--admin-token", ADMIN_TOKEN, "--max-jobs", "0"],
+        vec!["queue", "--admin-token", ADMIN_TOKEN],
+        vec!["--admin-token", ADMIN_TOKEN, "--no-such-flag"],
+        vec![inline.as_str(), ADMIN_TOKEN],
+        vec!["--help"],
+    ] {
+        let (code, out) = run_to_end(&args, &[("LYANNA_ADMIN_TOKEN", ADMIN_TOKEN)]);
+        assert_ne!(code, None, "{args:?}: {out}");
+        assert_clean(&format!("admin token {args:?}"), &out, &[ADMIN_TOKEN]);
+    }
+
     // Another flag is bad while passwords are set: still none printed.
     let (code, out) = run_to_end(
         &[

@@ -35,10 +35,11 @@ impl JobDetail {
         if let Some(Ok(r)) = &self.result {
             return Some(r.job_try);
         }
-        self.retry_count.or_else(|| match &self.job {
+        let from_job = match &self.job {
             Some(Ok(j)) => j.job_try,
             _ => None,
-        })
+        };
+        self.retry_count.or(from_job)
     }
 
     pub fn exists(&self) -> bool {

@@ -15,6 +15,9 @@ pub const THROUGHPUT_MINUTES: usize = 15;
 /// Queues shown at most (found through results and health keys besides the worker's).
 const MAX_QUEUES: usize = 100;
 
+/// Due, deferred, the oldest due ids with scores, the running ids' scores.
+type Counts = (u64, u64, Vec<(Vec<u8>, f64)>, Vec<Option<f64>>);
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueRow {
     pub name: String,
@@ -191,14 +194,13 @@ impl Dashboard {
         if !in_progress_ids.is_empty() {
             pipe.cmd("ZMSCORE").arg(queue).arg(in_progress_ids);
         }
-        let (due, deferred, oldest, scores): (u64, u64, Vec<(Vec<u8>, f64)>, Vec<Option<f64>>) =
-            if in_progress_ids.is_empty() {
-                let (a, b, c): (u64, u64, Vec<(Vec<u8>, f64)>) =
-                    self.report(pipe.query_async(conn).await)?;
-                (a, b, c, Vec::new())
-            } else {
-                self.report(pipe.query_async(conn).await)?
-            };
+        let (due, deferred, oldest, scores): Counts = if in_progress_ids.is_empty() {
+            let (a, b, c): (u64, u64, Vec<(Vec<u8>, f64)>) =
+                self.report(pipe.query_async(conn).await)?;
+            (a, b, c, Vec::new())
+        } else {
+            self.report(pipe.query_async(conn).await)?
+        };
         let running = scores.iter().flatten().count() as u64;
         let running_due = scores
             .iter()
