@@ -171,7 +171,12 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
             .unwrap_or_default(),
     );
     // The dashboard: its pages, a wrong login and a right one, an action with the bearer.
-    for path in ["/ui", "/ui/jobs?state=complete", &format!("/ui/job/{id}"), "/ui/login"] {
+    for path in [
+        "/ui",
+        "/ui/jobs?state=complete",
+        &format!("/ui/job/{id}"),
+        "/ui/login",
+    ] {
         pages.push_str(&common::http::get(http, path, &[]).body);
     }
     let wrong = common::http::post(http, "/ui/login", &[], "token=AdminTok-wrong");
@@ -180,7 +185,12 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
     assert_eq!(right.status, 303, "{what}: the admin token is refused");
     pages.push_str(&format!("{:?}{}", right.headers, right.body));
     let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let del = common::http::post(http, &format!("/ui/job/{id}/delete"), &[("Authorization", &bearer)], "");
+    let del = common::http::post(
+        http,
+        &format!("/ui/job/{id}/delete"),
+        &[("Authorization", &bearer)],
+        "",
+    );
     assert_eq!(del.status, 303, "{what}: bearer refused");
     pages.push_str(&format!("{:?}{}", del.headers, del.body));
 
@@ -457,8 +467,22 @@ fn bad_configuration_and_wrong_passwords() {
     // expect it: never echoed.
     let inline = format!("--admin-token={ADMIN_TOKEN}");
     for args in [
-        vec!["--settings", "Diagnostics", "--ui", "maybe", "--admin-token", ADMIN_TOKEN],
-        vec!["--settings", "Diagnostics", "--admin-token", ADMIN_TOKEN, "--max-jobs", "0"],
+        vec![
+            "--settings",
+            "Diagnostics",
+            "--ui",
+            "maybe",
+            "--admin-token",
+            ADMIN_TOKEN,
+        ],
+        vec![
+            "--settings",
+            "Diagnostics",
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--max-jobs",
+            "0",
+        ],
         vec!["queue", "--admin-token", ADMIN_TOKEN],
         vec!["--admin-token", ADMIN_TOKEN, "--no-such-flag"],
         vec![inline.as_str(), ADMIN_TOKEN],

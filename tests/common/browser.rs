@@ -230,14 +230,34 @@ impl Browser {
             .to_string()
     }
 
+    /// The element's text, `None` when it left the document (the page changed under it).
+    fn text_if_attached(&self, el: &Element) -> Option<String> {
+        match self.try_cmd("GET", &format!("/element/{}/text", el.0), None) {
+            Ok(v) => Some(v.as_str().unwrap_or_default().to_string()),
+            Err(e) if e.starts_with("stale element reference") => None,
+            Err(e) => panic!("WebDriver GET element text: {e}"),
+        }
+    }
+
     /// The rendered text of the first element matching `css` (panics when absent).
     pub fn text(&self, css: &str) -> String {
         self.text_of(&self.get(css))
     }
 
-    /// The text of `css`'s first match, `None` when there is none.
+    /// The text of `css`'s first match, `None` when there is none (looked up again when the
+    /// page changes between the lookup and the read).
     pub fn text_opt(&self, css: &str) -> Option<String> {
-        self.find(css).map(|e| self.text_of(&e))
+        for _ in 0..5 {
+            match self.find(css) {
+                None => return None,
+                Some(e) => {
+                    if let Some(t) = self.text_if_attached(&e) {
+                        return Some(t);
+                    }
+                }
+            }
+        }
+        panic!("{css:?} kept going stale");
     }
 
     /// The element's attribute `name` (`None` when it has none).
@@ -278,11 +298,34 @@ impl Browser {
         );
     }
 
-    /// Submits the form matching `form_css` by clicking its submit button, as a user does.
+    /// Submits the form matching `form_css` by clicking its submit button, as a user does,
+    /// and waits until the answer (a new document) has loaded: a click may return before the
+    /// navigation it starts, and the old page's elements then go stale under the test.
     pub fn submit(&self, form_css: &str) {
+        self.execute("window.__lyannaBeforeSubmit = true;", vec![]);
         self.click(&format!(
             "{form_css} button[type=submit], {form_css} input[type=submit], {form_css} button:not([type])"
         ));
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            let state = self.try_cmd(
+                "POST",
+                "/execute/sync",
+                Some(json!({
+                    "script": "return window.__lyannaBeforeSubmit ? 'old' : document.readyState;",
+                    "args": [],
+                })),
+            );
+            // Errors while the old document is being replaced are expected: ask again.
+            if matches!(&state, Ok(v) if v == "complete") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "submitting {form_css} loaded no new page within {COMMAND_TIMEOUT:?} (last: {state:?})"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Runs `script` (a function body; `arguments[i]` are `args`) in the page; its return value.
