@@ -408,7 +408,7 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
         q.wait(id);
     }
     let failed = &done[2];
-    let running = &q.enqueue_all(json!([{"function": "sleep_ms", "args": [120000]}]))[0];
+    let running = &q.enqueue_all(json!([{"function": "sleep_ms", "args": [600000]}]))[0];
     q.wait_status(running, "in_progress");
     let queued = q.enqueue_all(
         json!([{"function": "echo", "args": ["q1"]}, {"function": "echo", "args": ["q2"]}]),
