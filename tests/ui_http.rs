@@ -418,3 +418,40 @@ fn ui_off_serves_only_the_probes() {
     assert_eq!(get(s2.port, "/ui/nowhere", &[]).status, 404);
     assert_eq!(get(s2.port, "/livez", &[]).status, 200);
 }
+
+/// The cron page of a worker running a per-second cron job (on a private Redis: cron ids are
+/// global in arq, another test's cron must not take our ticks): its schedule, next run and the
+/// last tick's result.
+#[tokio::test(flavor = "multi_thread")]
+async fn cron_page_shows_schedule_next_run_and_last_result() {
+    let srv = RedisServer::start(&[]);
+    let url = srv.url();
+    let queue = unique_queue("ui-cron");
+    let s = serve_at(&url, &queue, &[], &[("DIAGNOSTICS_CRON", "every-second")]);
+    let conn = redis_conn(&url).await;
+    let ticked = wait_until(Duration::from_secs(20), || {
+        let mut c = conn.clone();
+        async move {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg("arq:result:cron:tick:*")
+                .query_async(&mut c)
+                .await
+                .unwrap();
+            !keys.is_empty()
+        }
+    })
+    .await;
+    assert!(ticked, "no cron tick finished");
+    let r = get(s.port, "/ui/cron", &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<main id=\"page\" data-page=\"cron\">"));
+    let row = element(&r.body, "<tr data-cron=\"cron:tick\">", "</tr>").expect("cron row");
+    assert_eq!(
+        field(row, "schedule").as_deref(),
+        Some("microsecond=123456")
+    );
+    let next = field(row, "next_run").unwrap();
+    assert!(next.ends_with(".123 UTC"), "{next}");
+    let last = field(row, "last_result").unwrap();
+    assert!(last.starts_with("ok: "), "{last}");
+}

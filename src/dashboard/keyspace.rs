@@ -30,7 +30,6 @@ pub enum HealthKey {
 pub struct Keyspace {
     pub result_ids: Vec<Vec<u8>>,
     pub in_progress_ids: Vec<Vec<u8>>,
-    pub health: Vec<HealthKey>,
 }
 
 /// Every key matching `pattern`.
@@ -137,21 +136,26 @@ pub fn health_key(key: &[u8]) -> Option<HealthKey> {
     })
 }
 
-/// Results, in-progress keys (one pass: `arq:[ir]*`) and health keys (another).
-pub async fn look(conn: &MultiplexedConnection) -> redis::RedisResult<Keyspace> {
-    let (mut a, mut b) = (conn.clone(), conn.clone());
-    let (arq_keys, health_keys) =
-        futures::try_join!(scan(&mut a, "arq:[ir]*"), scan(&mut b, "*health*"))?;
+/// Results and in-progress keys, in one pass (`arq:[ir]*`).
+pub async fn look(conn: &mut MultiplexedConnection) -> redis::RedisResult<Keyspace> {
     let mut ks = Keyspace::default();
-    for k in arq_keys {
+    for k in scan(conn, "arq:[ir]*").await? {
         if let Some(id) = ids::id_of(&k, keys::RESULT_PREFIX) {
             ks.result_ids.push(id.to_vec());
         } else if let Some(id) = ids::id_of(&k, keys::IN_PROGRESS_PREFIX) {
             ks.in_progress_ids.push(id.to_vec());
         }
     }
-    ks.health = health_keys.iter().filter_map(|k| health_key(k)).collect();
     Ok(ks)
+}
+
+/// Every health key, arq's and ours (another pass: `*health*`).
+pub async fn health_keys(conn: &mut MultiplexedConnection) -> redis::RedisResult<Vec<HealthKey>> {
+    Ok(scan(conn, "*health*")
+        .await?
+        .iter()
+        .filter_map(|k| health_key(k))
+        .collect())
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub struct Dashboard {
     queue: String,
     codec: Codec,
     results: tokio::sync::Mutex<ResultIndex>,
+    /// The health keys last found, and when: the keyspace pass that finds them is the
+    /// overview's costliest read, and workers come and go slowly (see `overview.rs`).
+    health: std::sync::Mutex<Option<(std::time::Instant, Vec<keyspace::HealthKey>)>>,
 }
 
 impl Dashboard {
@@ -48,6 +51,7 @@ impl Dashboard {
             queue: queue.into(),
             codec,
             results: tokio::sync::Mutex::new(ResultIndex::default()),
+            health: std::sync::Mutex::new(None),
         }
     }
 

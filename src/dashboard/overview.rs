@@ -8,12 +8,16 @@ use super::Dashboard;
 use crate::client::ClientError;
 use crate::protocol::health::{parse_health, HealthCounts};
 use crate::protocol::now_ms;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// Minutes of throughput shown.
 pub const THROUGHPUT_MINUTES: usize = 15;
 /// Queues shown at most (found through results and health keys besides the worker's).
 const MAX_QUEUES: usize = 100;
+/// How long the health keys found by a keyspace pass are reused. arq's key of every queue
+/// shown is read on each look anyway; only a worker on a queue with no results and no other
+/// worker, or a new worker of ours, can take this long to appear.
+const HEALTH_SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Due, deferred, the oldest due ids with scores, the running ids' scores.
 type Counts = (u64, u64, Vec<(Vec<u8>, f64)>, Vec<Option<f64>>);
@@ -110,32 +114,80 @@ pub fn throughput<'a>(results: impl Iterator<Item = &'a ResultBrief>, now: i64) 
 }
 
 impl Dashboard {
+    /// The health keys, from a keyspace pass at most every [`HEALTH_SCAN_EVERY`].
+    async fn health_keys(
+        &self,
+        conn: &mut redis::aio::MultiplexedConnection,
+    ) -> Result<Vec<HealthKey>, ClientError> {
+        let cached = {
+            let c = self.health.lock().unwrap_or_else(|p| p.into_inner());
+            c.as_ref()
+                .filter(|(at, _)| at.elapsed() < HEALTH_SCAN_EVERY)
+                .map(|(_, keys)| keys.clone())
+        };
+        if let Some(keys) = cached {
+            return Ok(keys);
+        }
+        let keys = self.report(keyspace::health_keys(conn).await)?;
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+
     pub async fn overview(&self) -> Result<Overview, ClientError> {
         let mut conn = self.conn().await?;
-        let ks = self.report(keyspace::look(&conn).await)?;
+        let ks = self.report(keyspace::look(&mut conn).await)?;
+        let mut health = self.health_keys(&mut conn).await?;
         let mut index = self.results.lock().await;
         self.report(index.refresh(&mut conn, self.codec, &ks.result_ids).await)?;
         let now = now_ms();
 
         // The worker's queue, then queues with a live worker, then queues known from results.
         let mut with_workers: BTreeSet<String> = BTreeSet::new();
-        for h in &ks.health {
+        for h in &health {
             match h {
                 HealthKey::Arq { queue, .. } | HealthKey::Lyanna { queue, .. } => {
                     with_workers.insert(queue.clone())
                 }
             };
         }
-        let mut from_results: BTreeSet<String> = BTreeSet::new();
+        // Counted per queue in one pass over the index (it may hold 500k results).
+        let mut counts: HashMap<&str, (u64, u64, u64)> = HashMap::new();
         for r in index.entries.values() {
-            if !r.queue.is_empty() && !with_workers.contains(&r.queue) {
-                from_results.insert(r.queue.clone());
+            let q = if r.queue.is_empty() {
+                self.queue.as_str()
+            } else {
+                r.queue.as_str()
+            };
+            let c = counts.entry(q).or_default();
+            match (r.decoded, r.success) {
+                (false, _) => c.2 += 1,
+                (true, true) => c.0 += 1,
+                (true, false) => c.1 += 1,
             }
         }
+        let from_results: BTreeSet<&str> = counts
+            .keys()
+            .copied()
+            .filter(|q| !with_workers.contains(*q))
+            .collect();
         let mut queues: Vec<String> = vec![self.queue.clone()];
-        for q in with_workers.into_iter().chain(from_results) {
+        for q in with_workers.iter().map(String::as_str).chain(from_results) {
             if q != self.queue && queues.len() < MAX_QUEUES {
-                queues.push(q);
+                queues.push(q.to_string());
+            }
+        }
+        // arq's key of every queue shown, read now (not from the cached pass).
+        for q in &queues {
+            let key = crate::protocol::keys::health(q).into_bytes();
+            if !health
+                .iter()
+                .any(|h| matches!(h, HealthKey::Arq { key: k, .. } if *k == key))
+            {
+                health.push(HealthKey::Arq {
+                    queue: q.clone(),
+                    key,
+                });
             }
         }
 
@@ -145,20 +197,14 @@ impl Dashboard {
             let mut row = self
                 .queue_counts(&mut conn, q, &ks.in_progress_ids, &in_progress, now)
                 .await?;
-            for r in index
-                .entries
-                .values()
-                .filter(|r| r.in_queue(q, &self.queue))
-            {
-                match (r.decoded, r.success) {
-                    (false, _) => row.results_undecodable += 1,
-                    (true, true) => row.results_ok += 1,
-                    (true, false) => row.results_failed += 1,
-                }
+            if let Some((ok, failed, undecodable)) = counts.get(q.as_str()) {
+                row.results_ok = *ok;
+                row.results_failed = *failed;
+                row.results_undecodable = *undecodable;
             }
             rows.push(row);
         }
-        let workers = self.workers(&mut conn, &ks.health).await?;
+        let workers = self.workers(&mut conn, &health).await?;
         Ok(Overview {
             queues: rows,
             workers,

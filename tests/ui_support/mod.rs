@@ -17,17 +17,21 @@ pub struct Served {
 }
 
 pub fn serve(queue: &str, extra: &[&str]) -> Served {
+    serve_at(&redis_url(), queue, extra, &[])
+}
+
+/// `serve` on any Redis, with extra environment.
+pub fn serve_at(url: &str, queue: &str, extra: &[&str], env: &[(&str, &str)]) -> Served {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let worker_id = format!("ui-{}", &uid()[..8]);
-    let url = redis_url();
     let mut args = vec![
         "--settings",
         "Diagnostics",
         "--queue",
         queue,
         "--redis-url",
-        &url,
+        url,
         "--poll-delay",
         "0.05",
         "--http-addr",
@@ -39,7 +43,7 @@ pub fn serve(queue: &str, extra: &[&str]) -> Served {
         "--allow-abort-jobs",
     ];
     args.extend_from_slice(extra);
-    let mut w = WorkerProcess::spawn(&args, &[]);
+    let mut w = WorkerProcess::spawn(&args, env);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
