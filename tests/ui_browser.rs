@@ -470,7 +470,15 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
             "{k}"
         );
     }
-    assert!(b.find("section#throughput").is_some(), "{}", b.source());
+    // Throughput of the whole fleet (this private Redis): the results just made.
+    assert_eq!(
+        b.text("section#throughput span[data-field=ok]"),
+        expect["results_ok"].to_string()
+    );
+    assert_eq!(
+        b.text("section#throughput span[data-field=failed]"),
+        expect["results_failed"].to_string()
+    );
     b.assert_no_script_ran("overview");
     shot(&b, "overview");
 
@@ -495,6 +503,25 @@ fn pages_show_what_redis_holds_and_abort_from_the_browser() {
     );
     assert_results_listed(&b, &d, &q, &done);
     shot(&b, "jobs");
+    // Paging: two by two through the deferred jobs, by the page's own link.
+    b.goto(&d.url("/ui/jobs?state=deferred&limit=2"));
+    let mut paged = Vec::new();
+    loop {
+        b.wait_for("table#jobs", SETTLE);
+        let rows = b.find_all("table#jobs tr[data-job-id]");
+        assert!(rows.len() <= 2, "a page of limit 2 holds {}", rows.len());
+        paged.extend(rows.iter().filter_map(|r| b.attr(r, "data-job-id")));
+        if b.find("a#next-page").is_none() {
+            break;
+        }
+        assert!(paged.len() < 10, "paging does not end: {paged:?}");
+        b.follow("a#next-page");
+    }
+    assert_eq!(paged.len(), 3, "{paged:?}");
+    assert_eq!(
+        paged.iter().cloned().collect::<BTreeSet<_>>(),
+        set(&deferred.iter().collect::<Vec<_>>())
+    );
     assert_eq!(
         listed_ids(&b, &d, "/ui/jobs?state=complete&success=false"),
         set(&[failed])

@@ -299,20 +299,26 @@ impl Browser {
     }
 
     /// Submits the form matching `form_css` by clicking its submit button, as a user does,
-    /// and waits until the answer (a new document) has loaded: a click may return before the
-    /// navigation it starts, and the old page's elements then go stale under the test.
+    /// and waits until the answer has loaded.
     pub fn submit(&self, form_css: &str) {
-        self.execute("window.__lyannaBeforeSubmit = true;", vec![]);
-        self.click(&format!(
+        self.follow(&format!(
             "{form_css} button[type=submit], {form_css} input[type=submit], {form_css} button:not([type])"
         ));
+    }
+
+    /// Clicks the element matching `css` (a link, a submit button) and waits until the new
+    /// document has loaded: a click may return before the navigation it starts, and the old
+    /// page's elements would then go stale under the test.
+    pub fn follow(&self, css: &str) {
+        self.execute("window.__lyannaOldDocument = true;", vec![]);
+        self.click(css);
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         loop {
             let state = self.try_cmd(
                 "POST",
                 "/execute/sync",
                 Some(json!({
-                    "script": "return window.__lyannaBeforeSubmit ? 'old' : document.readyState;",
+                    "script": "return window.__lyannaOldDocument ? 'old' : document.readyState;",
                     "args": [],
                 })),
             );
@@ -322,7 +328,7 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "submitting {form_css} loaded no new page within {COMMAND_TIMEOUT:?} (last: {state:?})"
+                "clicking {css} loaded no new page within {COMMAND_TIMEOUT:?} (last: {state:?})"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
