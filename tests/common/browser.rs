@@ -88,6 +88,8 @@ impl Browser {
              (scripts/test does, as root)"
         );
         let dir = tempfile::tempdir().expect("browser tempdir");
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).expect("browser home");
         // A port picked free may be taken before chromedriver binds it: try a few.
         let mut last_err = String::new();
         for _ in 0..3 {
@@ -96,6 +98,12 @@ impl Browser {
             let mut driver = Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
                 .arg(format!("--log-path={}", log.display()))
+                // Chromium's scratch dirs, crash reports and caches stay in the private dir
+                // (removed on drop), not in /tmp and ~/.config of the machine.
+                .env("HOME", &home)
+                .env("TMPDIR", &home)
+                .env("XDG_CONFIG_HOME", home.join(".config"))
+                .env("XDG_CACHE_HOME", home.join(".cache"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
