@@ -1,6 +1,8 @@
 //! The cron page: each cron job of the running task set with its schedule, its next run (the
-//! same arithmetic the scheduler uses, in the worker's zone) and its last run's result (the
-//! newest stored result of its function).
+//! same arithmetic the scheduler uses, in the worker's zone) and its last run: the newest
+//! stored result of its unique ids (`{name}:{unix ms}`), or, as arq's cron keeps no result by
+//! default (`keep_result=0`), the newest tick whose in-progress key is still kept (arq keeps
+//! it 60 s after the run so no worker runs the tick again).
 
 use super::display::{exception, repr, ROW_REPR};
 use super::results::decode;
@@ -33,8 +35,10 @@ pub struct CronRow {
     pub name: String,
     pub schedule: String,
     pub next_run_ms: Option<i64>,
-    pub last_finish_ms: Option<i64>,
-    /// `ok: <repr>`, `failed: Class: message`, or empty when no result is stored.
+    /// The last run's tick (Unix ms), from its id.
+    pub last_run_ms: Option<i64>,
+    /// `ok: <repr>`, `failed: Class: message`, `running`, `ran (no result kept)`, or empty
+    /// when nothing is known.
     pub last_result: String,
 }
 
@@ -64,45 +68,60 @@ pub fn schedule_text(s: &CronSchedule) -> String {
 impl Dashboard {
     pub async fn cron(&self, view: &CronView) -> Result<Vec<CronRow>, ClientError> {
         let mut conn = self.conn().await?;
-        let found = self.report(super::keyspace::scan(&mut conn, "arq:result:cron:*").await)?;
-        let present: Vec<Vec<u8>> = found
-            .iter()
-            .filter_map(|k| ids::id_of(k, crate::protocol::keys::RESULT_PREFIX))
-            .map(<[u8]>::to_vec)
-            .collect();
+        let ks = self.report(super::keyspace::look(&mut conn).await)?;
         let now = view.tz.now_wall();
         let mut rows = Vec::new();
         for (name, schedule) in &view.jobs {
-            // Unique cron ids are `{name}:{unix ms}`: the newest tick with a result.
-            let last = present
-                .iter()
-                .filter_map(|id| {
-                    let tail = id.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
-                    let ms: i64 = std::str::from_utf8(tail).ok()?.parse().ok()?;
-                    Some((ms, id))
-                })
-                .max();
+            let tick_of = |id: &[u8]| -> Option<i64> {
+                let tail = id.strip_prefix(name.as_bytes())?.strip_prefix(b":")?;
+                std::str::from_utf8(tail).ok()?.parse().ok()
+            };
+            let newest = |ids: &[Vec<u8>]| {
+                ids.iter()
+                    .filter_map(|id| tick_of(id).map(|ms| (ms, id.clone())))
+                    .max()
+            };
             let mut row = CronRow {
                 name: name.clone(),
                 schedule: schedule_text(schedule),
                 next_run_ms: next_run(now, schedule).map(|t| view.tz.unix_ms(t)),
-                last_finish_ms: None,
+                last_run_ms: None,
                 last_result: String::new(),
             };
-            if let Some((_, id)) = last {
-                let raw: Option<Vec<u8>> = self.report(
-                    redis::cmd("GET")
-                        .arg(ids::result_key(id))
-                        .query_async(&mut conn)
-                        .await,
-                )?;
-                if let Some(r) = raw.and_then(|b| decode(self.codec, &b)) {
-                    row.last_finish_ms = Some(r.finish_ms);
-                    row.last_result = match exception(&r) {
-                        None => format!("ok: {}", repr(&r.result, ROW_REPR)),
-                        Some((class, msg)) => format!("failed: {class}: {msg}"),
+            let result = newest(&ks.result_ids);
+            let kept = newest(&ks.in_progress_ids);
+            match (result, kept) {
+                (Some((ms, id)), k) if k.as_ref().is_none_or(|(k, _)| *k <= ms) => {
+                    let raw: Option<Vec<u8>> = self.report(
+                        redis::cmd("GET")
+                            .arg(ids::result_key(&id))
+                            .query_async(&mut conn)
+                            .await,
+                    )?;
+                    row.last_run_ms = Some(ms);
+                    if let Some(r) = raw.and_then(|b| decode(self.codec, &b)) {
+                        row.last_result = match exception(&r) {
+                            None => format!("ok: {}", repr(&r.result, ROW_REPR)),
+                            Some((class, msg)) => format!("failed: {class}: {msg}"),
+                        };
+                    }
+                }
+                (_, Some((ms, id))) => {
+                    let queued: Option<f64> = self.report(
+                        redis::cmd("ZSCORE")
+                            .arg(&self.queue)
+                            .arg(&id)
+                            .query_async(&mut conn)
+                            .await,
+                    )?;
+                    row.last_run_ms = Some(ms);
+                    row.last_result = if queued.is_some() {
+                        "running".into()
+                    } else {
+                        "ran (no result kept: arq's cron default keep_result=0)".into()
                     };
                 }
+                _ => {}
             }
             rows.push(row);
         }

@@ -14,9 +14,9 @@ use std::collections::{HashMap, HashSet};
 const FETCH_BATCH: usize = 500;
 /// Results indexed at most; beyond that counts are partial (the page says so).
 pub const MAX_INDEXED: usize = 500_000;
-/// A result bigger than this is indexed from its size alone (it cannot be told apart without
-/// decoding megabytes on every refresh).
-const MAX_DECODED_BYTES: usize = 4 * 1024 * 1024;
+/// A result bigger than this is indexed as not decoded (its success cannot be told without
+/// decoding it all: the arguments come first); the overview counts it apart.
+const MAX_DECODED_BYTES: usize = 1024 * 1024;
 
 /// What the index keeps of one result.
 #[derive(Debug, Clone, PartialEq)]

@@ -29,7 +29,7 @@ impl Answer {
 }
 
 /// `method path` on 127.0.0.1:port with `headers` and a form `body` (its Content-Type added
-/// when not empty); panics when nothing answers within 10 s.
+/// when not empty); panics when nothing answers within 60 s (a loaded machine).
 pub fn request(
     port: u16,
     method: &str,
@@ -47,7 +47,7 @@ pub fn request(
         path,
         &all,
         body.as_bytes(),
-        Duration::from_secs(10),
+        Duration::from_secs(60),
     )
     .unwrap_or_else(|e| panic!("{method} {path} on {port}: {e}"))
 }

@@ -9,14 +9,14 @@ pub fn render(chrome: &Chrome, rows: &[CronRow], zone: &str) -> Markup {
     let body = html! {
         p.note { "Times in UTC; schedules are evaluated in " code { (zone) } "." }
         table id="cron" {
-            thead { tr { th { "name" } th { "schedule" } th { "next run" } th { "last finished" } th { "last result" } } }
+            thead { tr { th { "name" } th { "schedule" } th { "next run" } th { "last run" } th { "last result" } } }
             tbody {
                 @for r in rows {
                     tr data-cron=(r.name) {
                         th scope="row" { (r.name) }
                         td data-field="schedule" { code { (r.schedule) } }
                         td data-field="next_run" { (r.next_run_ms.map(time).unwrap_or_default()) }
-                        td data-field="last_finished" { (r.last_finish_ms.map(time).unwrap_or_default()) }
+                        td data-field="last_run" { (r.last_run_ms.map(time).unwrap_or_default()) }
                         td data-field="last_result" { (r.last_result) }
                     }
                 }

@@ -46,7 +46,7 @@ pub fn render(chrome: &Chrome, o: &Overview) -> Markup {
                 (o.results_total) " results stored on this database (arq's result keys are not per queue; each names its queue)."
                 @if o.results_not_indexed > 0 { " " (o.results_not_indexed) " of them are not counted (too many)." }
                 @let undecodable: u64 = o.queues.iter().map(|q| q.results_undecodable).sum();
-                @if undecodable > 0 { " " (undecodable) " do not decode with this worker's codec." }
+                @if undecodable > 0 { " " (undecodable) " are over 1 MiB or do not decode with this worker's codec (not counted as ok or failed)." }
             }
         }
         section id="throughput" {
