@@ -19,15 +19,16 @@
 //!   CLI.
 //! - [`config`]: CLI flags and environment -> validated worker and Redis settings (exit 64 on
 //!   a bad value, naming the flag and its variable); a file per concern (`cli`, `common`,
-//!   `redis`, `worker`, `errors`, `values`).
+//!   `redis`, `worker`, `dashboard`, `errors`, `values`).
 //! - [`metrics`]: Prometheus counters and histograms.
 //! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`, and the dashboard).
 //! - [`dashboard`]: the dashboard's read model (per queue counts, workers from the health
 //!   keys, throughput from the results, job listings, one job, cron) and its actions (abort,
 //!   retry, delete: arq client calls), shared by the pages and the CLI.
 //! - [`ui`]: the web dashboard under `/ui`: routes, token/session/CSRF auth, maud pages.
-//! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
-//!   output and exit codes.
+//! - [`commands`]: what each command line does (worker, `--check`, client commands; the
+//!   dashboard's `jobs` / `retry` / `delete` in `commands/jobs.rs`) and its output and exit
+//!   codes.
 //! - `main.rs`: turns signals into the shutdown token and runs a command.
 //!
 //! Task functions and their value model live in `lyanna-task-api`; the task sets
