@@ -1,29 +1,35 @@
-//! A small blocking HTTP/1.1 client for the admin server and the dashboard: any method,
-//! headers and a form body; the answer's status, headers (names lowercased) and body
-//! (de-chunked). One connection per request (`Connection: close`).
+//! A small blocking HTTP/1.1 client for loopback servers (the admin server and the dashboard,
+//! chromedriver): any method, headers and body; the answer's status, headers (names
+//! lowercased) and body (de-chunked). One connection per request (`Connection: close`); the
+//! answer ends at its `Content-Length` or last chunk, since some servers (chromedriver) keep
+//! the connection open whatever the request asks. No redirects are followed: tests look at
+//! the 303s themselves.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
+    /// Header names in lower case, in the order received.
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Answer {
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
         self.headers
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
     }
 }
 
-/// `method path` on 127.0.0.1:port with `headers` and `body`; panics when nothing answers
-/// within 60 s.
+/// `method path` on 127.0.0.1:port with `headers` and a form `body` (its Content-Type added
+/// when not empty); panics when nothing answers within 60 s (a loaded machine).
 pub fn request(
     port: u16,
     method: &str,
@@ -31,49 +37,19 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut all = headers.to_vec();
     if !body.is_empty() {
-        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        all.push(("Content-Type", "application/x-www-form-urlencoded"));
     }
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read answer");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("HTTP answer");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    try_request(
+        port,
+        method,
+        path,
+        &all,
+        body.as_bytes(),
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{method} {path} on {port}: {e}"))
 }
 
 pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> Answer {
@@ -84,22 +60,59 @@ pub fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> Answ
     request(port, "POST", path, headers, body)
 }
 
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest.get(n + 2..).unwrap_or("");
-    }
-    out
+/// `POST path` of a form built from `fields`.
+pub fn post_form(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    fields: &[(&str, &str)],
+) -> Answer {
+    let body = fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_value(k), form_value(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    post(port, path, headers, &body)
 }
 
-/// `application/x-www-form-urlencoded` of one value.
+/// `method path` on 127.0.0.1:port; `Err` when the connection fails or no complete answer
+/// arrives within `timeout` (for polling a server that may not be up yet).
+pub fn try_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> std::io::Result<Answer> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let raw = read_answer(&mut s)?;
+    parse(&raw).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "malformed HTTP answer: {:?}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            ),
+        )
+    })
+}
+
+/// `application/x-www-form-urlencoded` of one value: every byte but the unreserved ones of
+/// RFC 3986 as `%XX` (fit for a path segment and a query value too).
 pub fn form_value(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -109,4 +122,92 @@ pub fn form_value(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Reads one answer: up to the end of its body by `Content-Length`, by the last chunk, or
+/// else by the connection's end.
+fn read_answer(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            if complete(&raw, split) {
+                return Ok(raw);
+            }
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Whether `raw` (headers end at `split`) holds the whole body already.
+fn complete(raw: &[u8], split: usize) -> bool {
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = &raw[split + 4..];
+    let no_body = head
+        .split(' ')
+        .nth(1)
+        .is_some_and(|c| c.starts_with('1') || c == "204" || c == "304");
+    if no_body {
+        return true;
+    }
+    for line in head.split("\r\n").skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
+            if k == "content-length" {
+                return v.parse::<usize>().is_ok_and(|n| body.len() >= n);
+            }
+            if k == "transfer-encoding" && v.contains("chunked") {
+                return dechunk(body).is_some();
+            }
+        }
+    }
+    false
+}
+
+fn parse(raw: &[u8]) -> Option<Answer> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..split]).ok()?;
+    let rest = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let body = match (chunked, length) {
+        (true, _) => dechunk(rest)?,
+        (false, Some(n)) => rest.get(..n)?.to_vec(),
+        (false, None) => rest.to_vec(),
+    };
+    Some(Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = body.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&body[..eol]).ok()?;
+        let n = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        body = &body[eol + 2..];
+        if n == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(..n)?);
+        body = body.get(n + 2..)?;
+    }
 }
