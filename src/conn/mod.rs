@@ -22,6 +22,7 @@ mod backoff;
 mod discovery;
 mod errors;
 mod failover;
+mod log_writer;
 mod node;
 mod readiness;
 mod redact;
@@ -33,6 +34,7 @@ mod url;
 pub use backoff::Backoff;
 pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
+pub use log_writer::flush_log;
 pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};
 pub use redact::{redact, RedactingStderr};
 pub use settings::{

@@ -5,13 +5,16 @@
 use super::claim::Claimed;
 use super::execute::run_job;
 use super::lease::{fenced, Lease};
-use super::shared::Shared;
+use super::shared::{Finishing, Shared};
 use std::collections::HashMap;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{warn, Instrument};
+
+/// Most yields of one [`Running::settle`]: bounds the wait when jobs end in a steady stream.
+const SETTLE_ROUNDS: usize = 16;
 
 pub(crate) struct Job {
     /// The task running it: a job id can come back (a retry claimed again) while the task of
@@ -61,6 +64,28 @@ impl Running {
         self.jobs.len()
     }
 
+    /// Jobs that have ended and are not reaped yet.
+    pub fn ended(&self) -> usize {
+        self.done.len()
+    }
+
+    /// After a job's function has returned, lets the others of its batch return too (a claim
+    /// fills the slots its finish batch frees together, but their tasks get there one by one,
+    /// on either runtime thread): yields while more keep freeing, so the next claim fills many
+    /// slots instead of one.
+    pub async fn settle(&mut self, shared: &Shared) {
+        let freed = |r: &Self| r.ended() + shared.finishing.load(Ordering::Acquire);
+        let mut seen = freed(self);
+        for _ in 0..SETTLE_ROUNDS {
+            tokio::task::yield_now().await;
+            let now = freed(self);
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+    }
+
     /// Starts a claimed job in its own task; the task ends after its finish is written (or
     /// once its lease is lost).
     pub fn spawn(&mut self, shared: &Arc<Shared>, c: Claimed, stop: &CancellationToken) {
@@ -96,6 +121,9 @@ impl Running {
                 let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
                 match fenced(lease.clone(), run).await {
                     Ok((op, outcome)) => {
+                        // The function is over: its slot takes the next job while this
+                        // finish is written.
+                        let _finishing = Finishing::new(&shared);
                         if shared.finisher.finish(op).await.is_some() {
                             shared.count(outcome);
                         }
