@@ -7,7 +7,9 @@
 //!   async runtime; [`codec::limits`] holds the per-payload memory budget.
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
-//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked.
+//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked; the
+//!   log's stderr writer (`conn::log_writer`: redacted, buffered, written by a thread of its
+//!   own).
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
 //!   run) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
@@ -24,7 +26,12 @@
 //! - [`admin`]: the HTTP admin server (`/livez`, `/readyz`, `/metrics`).
 //! - [`commands`]: what each command line does (worker, `--check`, client commands) and its
 //!   output and exit codes.
-//! - `main.rs`: turns signals into the shutdown token and runs a command.
+//! - `main.rs`: sets up logging (`--log-level`) and the runtime (`--runtime-threads`), turns
+//!   signals into the shutdown token and runs a command.
+//!
+//! Outside the crate: `examples/redis_floor.rs` runs `worker/claim.lua` and `finish.lua` in
+//! a minimal loop (the Redis floor of `scripts/bench`); `benches/` holds the harness, the
+//! criterion benches and the peers of `scripts/bench --peers`.
 //!
 //! Task functions and their value model live in `lyanna-task-api`; the task sets
 //! (`Diagnostics`, the blog's `WorkerSettings`) in `lyanna-tasks`.
