@@ -7,9 +7,10 @@
 //!   async runtime; [`codec::limits`] holds the per-payload memory budget.
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
-//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked; the
-//!   log's stderr writer (`conn::log_writer`: redacted, buffered, written by a thread of its
-//!   own).
+//!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked;
+//!   `conn::script` (EVALSHA with arguments copied once), `conn::refresh` (a fresh connection
+//!   after a big reply or command); the log's stderr writer (`conn::log_writer`: redacted,
+//!   buffered, written by a thread of its own).
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
 //!   run) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so

@@ -220,3 +220,67 @@ async fn big_payloads_under_a_memory_limit_run_or_fail_cleanly() {
     );
     assert!(!log.contains("memory allocation"), "{log}");
 }
+
+fn connections_made(port: u16) -> u64 {
+    let (_, metrics) = http_get(port, "/metrics").expect("metrics answer");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("lyanna_worker_redis_connections_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no redis_connections_total in:\n{metrics}"))
+}
+
+/// redis-rs keeps a connection's buffers at their biggest for the connection's life: after a
+/// job whose payload (10 MB) and result were that big the worker swaps in a fresh connection
+/// (one for the payload read, one for the result written), and a small job changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_job_is_followed_by_fresh_connections_a_small_one_is_not() {
+    let q = unique_queue("bp-refresh");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let url = common::redis_url();
+    let _w = WorkerProcess::spawn(
+        &[
+            "--settings",
+            "Diagnostics",
+            "--queue",
+            &q,
+            "--redis-url",
+            &url,
+            "--poll-delay",
+            "0.05",
+            "--http-addr",
+            &addr,
+        ],
+        &[],
+    );
+    let small = enqueue(&q, "noop", &["none"]);
+    all_results(&q, &small, Duration::from_secs(20)).await;
+    // The poll loop publishes the count on its next turn.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = connections_made(port);
+
+    let small = enqueue(&q, "noop", &["none"]);
+    all_results(&q, &small, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        connections_made(port),
+        before,
+        "a small job made a connection"
+    );
+
+    let big = enqueue(&q, "noop", &["strings1m"]);
+    let r = all_results(&q, &big, Duration::from_secs(60)).await;
+    assert_eq!(r[0]["success"], true, "{}", r[0]);
+    let mut after = before;
+    let fresh = wait_until(Duration::from_secs(10), || {
+        after = connections_made(port);
+        async move { after >= before + 2 }
+    })
+    .await;
+    assert!(
+        fresh,
+        "connections made: {before} before the big job, {after} after"
+    );
+}

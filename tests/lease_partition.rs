@@ -7,6 +7,7 @@
 
 mod common;
 mod lease_support;
+mod ops_support;
 
 use chrono::Utc;
 use common::proxy::TcpProxy;
@@ -239,6 +240,91 @@ async fn lost_finish_reply_moves_a_retry_by_its_defer_once() {
     assert_eq!(overlaps(&rs), 0, "{ctx}");
     assert!(rs.iter().all(|r| r.returned), "{ctx}");
     assert_eq!(results.writes(), vec![1], "results written");
+}
+
+/// The lease lapses after the run ended, while its finish waits on a blackholed Redis: the
+/// renewer or the finish (whichever hears back first once the blackhole ends) sees it lost,
+/// `leases_lost_total` counts it once, the stale finish writes nothing, and the job runs again
+/// (its key had expired) and ends with one result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_lost_while_the_finish_waits_is_counted_once() {
+    let q = unique_queue("lf-finishwait");
+    let proxy = TcpProxy::start(shared_redis_port()).await;
+    let http = free_port();
+    let http_addr = format!("127.0.0.1:{http}");
+    let w = worker(
+        &proxy.url(),
+        &q,
+        &["--heartbeat-ttl", "3", "--http-addr", &http_addr],
+    );
+    wait_ready(http).await;
+    let c = client(&redis_url(), &q);
+    let id = enqueue(&c, "sleep_ms", vec![Value::Int(1_500)], None).await;
+    let watch = KeyWatch::start(&redis_url(), format!("arq:in-progress:{id}")).await;
+    let results = ResultWatch::start(&redis_url(), std::slice::from_ref(&id)).await;
+    assert!(
+        wait_until(Duration::from_secs(20), || async {
+            !watch.holders().is_empty()
+        })
+        .await,
+        "our worker did not claim the job"
+    );
+    // Silent from here: the run (1.5 s) ends inside its confirmed lease (2.4 s from the last
+    // renewal), its finish hangs, and the key expires 3 s after the last renewal. Then the
+    // connections are cut (the held finish is never delivered): the finisher sends it again
+    // once Redis is back, and finds the token gone.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.blackhole();
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+    let r = result_of(&c, &id, Duration::from_secs(40))
+        .await
+        .expect("no result");
+    let lost = wait_until(Duration::from_secs(10), || async {
+        leases_lost(http) == Some(1.0)
+    })
+    .await;
+    // Any second count (the renewer and the finish both counting) shows within a renewal.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = w.log_text();
+    let rs = runs(&log, &id);
+    let ctx = about(&log, &id);
+    println!(
+        "runs {}, overlapping {}, leases_lost_total {:?}, results written {:?}",
+        rs.len(),
+        overlaps(&rs),
+        leases_lost(http),
+        results.writes()
+    );
+    assert!(lost, "leases_lost_total {:?}\n{ctx}", leases_lost(http));
+    assert_eq!(leases_lost(http), Some(1.0), "counted twice\n{ctx}");
+    assert!(r.success, "{r:?}");
+    assert_eq!(
+        rs.len(),
+        2,
+        "the job should run again after its lease lapsed\n{ctx}"
+    );
+    // The case under test: the first run ended (not fenced) and only its finish was stale.
+    assert!(
+        rs[0].end.is_some() && !rs[0].fenced,
+        "the first run was fenced: want it ended, its finish stale\n{ctx}"
+    );
+    assert!(
+        log.contains("finish not confirmed before the lease lapsed"),
+        "{ctx}"
+    );
+    assert_eq!(overlaps(&rs), 0, "{ctx}");
+    assert_eq!(results.writes(), vec![1], "results written");
+}
+
+/// `lyanna_worker_leases_lost_total` from the admin server's `/metrics`.
+fn leases_lost(http: u16) -> Option<f64> {
+    let (_, text) = ops_support::http_get(http, "/metrics")?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("lyanna_worker_leases_lost_total "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 struct Tally {

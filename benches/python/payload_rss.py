@@ -4,7 +4,9 @@
 
 For each payload and each worker a fresh worker process serves a fresh queue: we read its
 idle RSS, enqueue one noop job (pickle), wait for its result, then read VmHWM (peak RSS) and,
-after 2 s idle, VmRSS again. Prints a Markdown table (MiB).
+after 2 s idle, VmRSS again. Prints a Markdown table (MiB). Ours runs twice: as the image runs
+it (the Dockerfile's GLIBC_TUNABLES, below) and bare (glibc's defaults); Python arq with the
+environment this script was started with.
 """
 import asyncio
 import os
@@ -18,6 +20,9 @@ from arq import create_pool
 from arq.connections import RedisSettings
 
 HERE = Path(__file__).resolve().parent
+
+# The Dockerfile's ENV GLIBC_TUNABLES (keep in step).
+IMAGE_TUNABLES = 'glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304'
 
 
 def payloads():
@@ -39,7 +44,9 @@ def status(pid, field):
 
 def start(kind, binary, url, queue):
     env = dict(os.environ)
-    if kind == 'ours':
+    if kind == 'ours (image)':
+        env['GLIBC_TUNABLES'] = IMAGE_TUNABLES
+    if kind.startswith('ours'):
         cmd = [binary, '--settings', 'Diagnostics', '--queue', queue, '--redis-url', url,
                '--http-addr', 'off', '--poll-delay', '0.05']
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -72,17 +79,18 @@ async def measure(kind, binary, url, payload):
         proc.terminate()
         proc.wait(10)
         await redis.delete(queue, f'{queue}:health-check')
-        await redis.close()
+        await redis.aclose()
 
 
 async def main():
     binary = sys.argv[1]
     url = sys.argv[2] if len(sys.argv) > 2 else 'redis://127.0.0.1:6379'
-    print('| payload | ours idle / peak / after | ours ok | python idle / peak / after | python ok |')
-    print('|---|---|---|---|---|')
+    kinds = ('ours (image)', 'ours (bare)', 'python')
+    print('| payload | ' + ' | '.join(f'{k}: idle / peak / after | ok' for k in kinds) + ' |')
+    print('|---' * (1 + 2 * len(kinds)) + '|')
     for name, payload in payloads():
         row = [name]
-        for kind in ('ours', 'python'):
+        for kind in kinds:
             idle, peak, after, ok = await measure(kind, binary, url, payload)
             row += [f'{idle:.0f} / {peak:.0f} / {after:.0f}', 'yes' if ok else 'NO']
         print('| ' + ' | '.join(row) + ' |', flush=True)

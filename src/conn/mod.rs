@@ -13,6 +13,8 @@
 //! - `discovery.rs`: where the master is (URL or Sentinel), one (re)discovery at a time,
 //!   spaced by capped backoff with jitter.
 //! - `readiness.rs`: readiness PINGs with their own short deadline.
+//! - `refresh.rs`: a fresh connection after a big reply or command (redis-rs keeps its
+//!   buffers at their biggest); `script.rs`: EVALSHA with the arguments copied once.
 //! - `errors.rs`: [`ConnectError`] and which errors mean the connection is gone, or cannot
 //!   be mended by retrying.
 //! - `url.rs`: the one masking rule for connection strings; `redact.rs`: the log writer
@@ -26,6 +28,8 @@ mod log_writer;
 mod node;
 mod readiness;
 mod redact;
+mod refresh;
+pub mod script;
 mod sentinel;
 mod settings;
 mod tls;
@@ -37,6 +41,7 @@ pub use errors::{is_connection_error, ConnectError};
 pub use log_writer::flush_log;
 pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};
 pub use redact::{redact, RedactingStderr};
+pub use refresh::REFRESH_AFTER_BYTES;
 pub use settings::{
     parse_sentinels, RedisSettings, Secret, SentinelAddr, DEFAULT_MASTER_NAME,
     DEFAULT_SENTINEL_PORT,

@@ -5,7 +5,7 @@
 //! worker) writes nothing. Transient errors are retried with backoff until the shutdown
 //! flush deadline; a permanent error fails the one job it touches.
 
-use crate::conn::{Backoff, Redis};
+use crate::conn::{script, Backoff, Redis, REFRESH_AFTER_BYTES};
 use crate::metrics::Metrics;
 use crate::protocol::keys;
 use redis::aio::MultiplexedConnection;
@@ -50,18 +50,33 @@ pub struct FinishOp {
     pub kind: FinishKind,
 }
 
+impl FinishOp {
+    /// The size of the result this finish stores (0 for none).
+    fn result_len(&self) -> usize {
+        match &self.kind {
+            FinishKind::Done { result } | FinishKind::FailedEarly { result } => {
+                result.as_ref().map_or(0, |r| r.bytes.len())
+            }
+            FinishKind::Retry { .. } => 0,
+        }
+    }
+}
+
 /// What the script did with one job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Written {
     /// Every write applied.
     Applied,
-    /// The key did not hold our token: nothing written.
+    /// The key did not hold our token: nothing written (the lease was lost).
     NotOurs,
+    /// A retried finish found the token gone: the attempt whose reply was lost wrote it, or
+    /// the lease was lost meanwhile (then the renewer saw and counted it).
+    GoneAfterRetry,
     /// Applied except the commands that failed on a key of the wrong type.
     WithErrors(String),
 }
 
-fn add_args(inv: &mut redis::ScriptInvocation<'_>, op: &FinishOp) {
+fn add_args(inv: &mut redis::Cmd, op: &FinishOp) {
     let (kind, result, incr) = match &op.kind {
         FinishKind::Done { result } => ("done", result.as_ref(), None),
         FinishKind::FailedEarly { result } => ("failed", result.as_ref(), None),
@@ -91,14 +106,15 @@ pub async fn write_batch(
     lease_set: &str,
     ops: &[&FinishOp],
 ) -> redis::RedisResult<Vec<Written>> {
-    let mut inv = FINISH.key(queue);
-    inv.key(keys::ABORT_SET)
-        .key(lease_set)
+    let mut cmd = script::evalsha(&FINISH, 3);
+    cmd.arg(queue)
+        .arg(keys::ABORT_SET)
+        .arg(lease_set)
         .arg(keys::CRON_KEEP_IN_PROGRESS_MS);
     for op in ops {
-        add_args(&mut inv, op);
+        add_args(&mut cmd, op);
     }
-    let reply: Vec<RV> = inv.invoke_async(conn).await?;
+    let reply: Vec<RV> = script::run(conn, &FINISH, &cmd).await?;
     Ok((0..ops.len())
         .map(|i| match reply.get(i) {
             Some(RV::Int(1)) => Written::Applied,
@@ -183,7 +199,7 @@ enum BatchError {
 async fn write_until_taken(
     p: &FinisherParts,
     ops: &[&FinishOp],
-) -> Result<Vec<(Written, bool)>, BatchError> {
+) -> Result<Vec<Written>, BatchError> {
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
     let mut attempt = 0;
     loop {
@@ -194,7 +210,19 @@ async fn write_until_taken(
         match result {
             // A retry whose earlier attempt may have been applied (reply lost) reads NotOurs
             // for the jobs it already finished: that is not a lost lease.
-            Ok(w) => return Ok(w.into_iter().map(|w| (w, attempt > 0)).collect()),
+            Ok(w) => {
+                if ops.iter().any(|op| op.result_len() >= REFRESH_AFTER_BYTES) {
+                    p.redis.refresh_connection("big result written");
+                }
+                let retried = attempt > 0;
+                return Ok(w
+                    .into_iter()
+                    .map(|w| match w {
+                        Written::NotOurs if retried => Written::GoneAfterRetry,
+                        w => w,
+                    })
+                    .collect());
+            }
             Err(e) if !is_transient(&e) => return Err(BatchError::Permanent(e)),
             Err(e) => {
                 p.redis.report(&e);
@@ -210,14 +238,13 @@ async fn write_until_taken(
     }
 }
 
-fn report(p: &FinisherParts, op: &FinishOp, w: &Written, replayed: bool) {
+fn report(p: &FinisherParts, op: &FinishOp, w: &Written) {
     match w {
         Written::Applied => {}
-        Written::NotOurs if replayed => {
+        Written::GoneAfterRetry => {
             debug!(job_id = %op.job_id, "finish already applied (reply lost) or lease lost")
         }
         Written::NotOurs => {
-            p.metrics.lease_lost();
             warn!(job_id = %op.job_id, "lease lost before the finish was written: this run's result is discarded, the job belongs to whoever holds it now");
         }
         Written::WithErrors(e) => {
@@ -242,8 +269,8 @@ async fn run(p: FinisherParts, mut rx: mpsc::Receiver<Request>) {
             Ok(ws) => ws
                 .into_iter()
                 .zip(&ops)
-                .map(|((w, replayed), op)| {
-                    report(&p, op, &w, replayed);
+                .map(|(w, op)| {
+                    report(&p, op, &w);
                     Some(w)
                 })
                 .collect(),
@@ -256,8 +283,8 @@ async fn run(p: FinisherParts, mut rx: mpsc::Receiver<Request>) {
                 for op in &ops {
                     out.push(match write_until_taken(&p, &[op]).await {
                         Ok(mut w) => {
-                            let (w, replayed) = w.remove(0);
-                            report(&p, op, &w, replayed);
+                            let w = w.remove(0);
+                            report(&p, op, &w);
                             Some(w)
                         }
                         Err(BatchError::GaveUp) => None,

@@ -45,6 +45,12 @@ pub(crate) struct Lease {
     /// `mono_ms()` until which the key is known to hold `token`.
     confirmed_until: AtomicU64,
     lost: AtomicBool,
+    /// The loss is in `leases_lost_total` (once, whoever saw it first: the fence while the
+    /// job runs, the renewer or the finish script after it ran).
+    loss_counted: AtomicBool,
+    /// The run's function has returned and its finish is being written: the finish may
+    /// remove the key at any moment, so a renewal that finds it gone is not a loss by itself.
+    finishing: AtomicBool,
     waker: AtomicWaker,
 }
 
@@ -55,6 +61,8 @@ impl Lease {
             token,
             confirmed_until: AtomicU64::new(0),
             lost: AtomicBool::new(false),
+            loss_counted: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         };
         lease.confirm(sent_ms, ttl);
@@ -72,6 +80,22 @@ impl Lease {
     pub fn lose(&self) {
         self.lost.store(true, Ordering::Release);
         self.waker.wake();
+    }
+
+    /// The run's function has returned; its finish is on the way.
+    pub fn mark_finishing(&self) {
+        self.finishing.store(true, Ordering::Release);
+    }
+
+    pub fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::Acquire)
+    }
+
+    /// Counts this lease's loss in `leases_lost_total`, unless it already is.
+    pub fn count_loss(&self, metrics: &crate::metrics::Metrics) {
+        if !self.loss_counted.swap(true, Ordering::AcqRel) {
+            metrics.lease_lost();
+        }
     }
 
     pub fn until_ms(&self) -> u64 {

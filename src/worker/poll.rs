@@ -10,6 +10,7 @@ use super::health::HealthWriter;
 use super::running::Running;
 use super::shared::Shared;
 use super::FLUSH_DEADLINE;
+use crate::conn::REFRESH_AFTER_BYTES;
 use crate::protocol::now_ms;
 use redis::aio::MultiplexedConnection;
 use std::sync::Arc;
@@ -157,6 +158,13 @@ impl Poller {
             held: self.shared.leases.ids(),
         };
         let claimed = claim(conn, &req).await?;
+        if claimed.iter().any(|c| {
+            c.payload
+                .as_ref()
+                .is_some_and(|p| p.len() >= REFRESH_AFTER_BYTES)
+        }) {
+            self.shared.redis.refresh_connection("big payload read");
+        }
         tracing::debug!(
             want,
             claimed = claimed.len(),

@@ -100,18 +100,25 @@ impl Renewer {
                 self.identity.lost.cancel();
             }
             for l in &held {
-                self.metrics.lease_lost();
                 l.lose();
+                l.count_loss(&self.metrics);
             }
             return Ok(());
         }
         for (l, ok) in held.iter().zip(reply.iter().skip(1)) {
             if *ok == 1 {
                 l.confirm(sent, self.ttl);
+            } else if l.is_finishing() && l.held() {
+                // The run is over and its finish, written meanwhile, removed the key before
+                // the job task let go of the lease: not a loss (the finish's own reply says
+                // if it was one).
             } else if self.leases.holds(l) {
                 // Gone while the run still holds it (not a finish that just removed it).
                 warn!(job_id = %String::from_utf8_lossy(&l.job_id), "lease lost: the in-progress key no longer holds our token");
                 l.lose();
+                // Counted here too: a run that already ended (its finish waiting on Redis)
+                // has no fence left to count it.
+                l.count_loss(&self.metrics);
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 
 use super::claim::Claimed;
 use super::execute::run_job;
+use super::finish::Written;
 use super::lease::{fenced, Lease};
 use super::shared::{Finishing, Shared};
 use std::collections::HashMap;
@@ -124,12 +125,22 @@ impl Running {
                         // The function is over: its slot takes the next job while this
                         // finish is written.
                         let _finishing = Finishing::new(&shared);
-                        if shared.finisher.finish(op).await.is_some() {
-                            shared.count(outcome);
+                        lease.mark_finishing();
+                        match shared.finisher.finish(op).await {
+                            Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
+                            // Gone at a retry: our lost-reply attempt wrote it while the lease
+                            // was confirmed, or the lease lapsed first (counted once, here or by
+                            // the renewer, whichever sees it first).
+                            Some(Written::GoneAfterRetry) if !lease.held() => {
+                                lease.count_loss(&shared.metrics);
+                                warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
+                            }
+                            Some(_) => shared.count(outcome),
+                            None => {}
                         }
                     }
                     Err(_) => {
-                        shared.metrics.lease_lost();
+                        lease.count_loss(&shared.metrics);
                         warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");
                     }
                 }

@@ -36,6 +36,9 @@ struct Pickler {
     limit: usize,
 }
 
+/// Writes this big or bigger are given room of their own rather than the Vec's doubling.
+const BIG_WRITE: usize = 64 * 1024;
+
 /// Pickles `value` (protocol 4).
 pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
     encode_within(value, usize::MAX)
@@ -68,6 +71,12 @@ impl Pickler {
         if self.framing && self.frame_start.is_none() {
             self.frame_start = Some(self.out.len());
             self.out.extend_from_slice(&[0; 9]);
+        }
+        // A big string or bytes value is written whole: grow to fit it plus a little room
+        // for what follows, not to twice the output (a 30 MB string would otherwise leave a
+        // 60 MB buffer behind its last opcode).
+        if b.len() >= BIG_WRITE && self.out.capacity() - self.out.len() < b.len() {
+            self.out.reserve_exact(b.len() + BIG_WRITE);
         }
         self.out.extend_from_slice(b);
     }
@@ -438,5 +447,26 @@ fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Vec<u8> {
         let mut h = vec![huge];
         h.extend_from_slice(&(len as u64).to_le_bytes());
         h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The output of a big string is about its size: the Vec's doubling would have left a
+    /// buffer twice the result's size behind the opcodes that follow the string.
+    #[test]
+    fn big_string_output_is_not_doubled() {
+        let s = "x".repeat(3 << 20);
+        let value = Value::Tuple(vec![Value::str(s.clone()), Value::Int(1), Value::None]);
+        let out = encode(&value).unwrap();
+        assert!(out.len() > s.len());
+        assert!(
+            out.capacity() <= out.len() + 2 * BIG_WRITE,
+            "capacity {} for {} bytes",
+            out.capacity(),
+            out.len()
+        );
     }
 }
