@@ -1,4 +1,6 @@
-# The side-by-side benchmark of issue 7: Python arq and lyanna-worker on one private Redis.
+# The side-by-side benchmark (issues 7 and 16): Python arq, lyanna-worker, the Redis floor
+# (the worker's own scripts run by examples/redis_floor.rs) and, with --peers, other job queues,
+# all on one private Redis.
 # Started by scripts/bench (which builds the binary, makes the venv and starts the Redis);
 # run it directly only against a Redis you own: it FLUSHALLs the Redis it is given.
 #
@@ -20,6 +22,8 @@ import time
 
 import redis
 
+import peers
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_DIR = os.path.join(HERE, 'python')
 QUEUE = 'arq:queue'
@@ -32,6 +36,14 @@ CHILDREN = []  # every Popen we started; each leads its own process group
 def spawn(cmd, env=None, cwd=None, log=None):
     out = open(log, 'ab') if log else subprocess.DEVNULL
     p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=out, start_new_session=True)
+    CHILDREN.append(p)
+    return p
+
+
+def spawn_to(cmd, env, cwd, out_path, log):
+    """Like spawn, stdout to out_path (the drivers' result line), stderr to the log."""
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=open(out_path, 'wb'), stderr=open(log, 'ab'),
+                         start_new_session=True)
     CHILDREN.append(p)
     return p
 
@@ -107,16 +119,29 @@ class Bench:
         e.pop('REDIS_URL', None)
         return e
 
-    def worker_cmd(self, kind, max_jobs, burst):
+    def worker_cmd(self, kind, max_jobs, burst, extra=(), lanes=1):
         if kind == 'arq':
             cmd = [os.path.join(self.venv_bin, 'arq'), 'arq_reference.WorkerSettings']
             return cmd + (['--burst'] if burst else []), PY_DIR
+        if kind == 'floor':
+            return [self.a.floor_bin, self.a.redis_url, QUEUE, str(max_jobs), str(lanes),
+                    self.floor_result()], None
         cmd = [self.a.bin, '--settings', 'Diagnostics', '--max-jobs', str(max_jobs),
-               '--redis-url', self.a.redis_url, '--queue', QUEUE, '--http-addr', 'off']
+               '--redis-url', self.a.redis_url, '--queue', QUEUE, '--http-addr', 'off', *extra]
         return cmd + (['--burst'] if burst else []), None
 
-    def start_worker(self, kind, max_jobs, burst, timed_to=None):
-        cmd, cwd = self.worker_cmd(kind, max_jobs, burst)
+    def floor_result(self):
+        """The result every floor job stores: what arq stores for a no-op job (start and finish
+        times 0: the floor runs no job)."""
+        path = os.path.join(self.tmp.name, 'floor-result.pickle')
+        if not os.path.exists(path):
+            with open(path, 'wb') as f:
+                f.write(pickle.dumps({'t': 1, 'f': 'noop', 'a': (), 'k': {}, 'et': 0, 's': True,
+                                      'r': None, 'st': 0, 'ft': 0, 'q': QUEUE}))
+        return path
+
+    def start_worker(self, kind, max_jobs, burst, timed_to=None, extra=(), lanes=1):
+        cmd, cwd = self.worker_cmd(kind, max_jobs, burst, extra, lanes)
         if timed_to:
             cmd = ['/usr/bin/time', '-f', '%M %e %U %S', '-o', timed_to] + cmd
         return spawn(cmd, env=self.env(max_jobs), cwd=cwd, log=os.path.join(self.logs, f'{kind}.log'))
@@ -152,8 +177,24 @@ class Bench:
                 if k not in HARNESS_COMMANDS}
 
     # --- scenarios -----------------------------------------------------------------------
-    def drain(self, kind, n, max_jobs, procs=1):
+    def drain(self, kind, n, max_jobs, procs=1, extra=(), lanes=1, label=None):
         enqueue_s = self.fill(n)
+        start = lambda timed_to: self.start_worker(kind, max_jobs, burst=True, timed_to=timed_to,
+                                                   extra=extra, lanes=lanes)
+        out = self.measure(start, n, procs, results=True)
+        out.update(worker=kind, label=label or kind, max_jobs=max_jobs, extra=list(extra),
+                   lanes=lanes if kind == 'floor' else None, enqueue_s=round(enqueue_s, 2))
+        self.log(f"drain {out['label']} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s "
+                 f"({out['active_jobs_per_s']} first start to last finish), "
+                 f"{out['commands_per_job']} cmds/job, peak {out['peak_rss_kb']} kB, "
+                 f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s, "
+                 f"machine {out['machine_cores_busy']} cores busy")
+        return out
+
+    def measure(self, start, n, procs=1, results=True):
+        """Starts `procs` processes with `start(time_file)` on a filled queue and waits for them
+        to exit; reads wall time, peak RSS, CPU (theirs and redis-server's), the machine's busy
+        cores and the Redis commands they made."""
         self.r.config_resetstat()
         load_before = load_avg()
         redis_cpu0 = proc_cpu_s(self.a.redis_pid)
@@ -161,7 +202,7 @@ class Bench:
         self.runs += 1
         files = [os.path.join(self.tmp.name, f'{self.runs}-{i}.time') for i in range(procs)]
         t0 = time.monotonic()
-        ps = [self.start_worker(kind, max_jobs, burst=True, timed_to=f) for f in files]
+        ps = [start(f) for f in files]
         deadline = t0 + self.a.drain_timeout
         timed_out = False
         for p in ps:
@@ -183,11 +224,11 @@ class Bench:
                 timings.append([float(x) for x in lines[-1].split()])
             except (IndexError, ValueError):
                 timings.append([0.0, wall, 0.0, 0.0])
-        written, ok, first_st, last_ft = self.results_read()
-        busy_s = (last_ft - first_st) / 1000 if written else None
+        written, ok, first_st, last_ft = self.results_read() if results else (n, n, None, None)
+        busy_s = (last_ft - first_st) / 1000 if written and results and last_ft > first_st else None
         total = sum(counts.values())
         out = {
-            'worker': kind, 'n': n, 'max_jobs': max_jobs, 'procs': procs,
+            'n': n, 'procs': procs,
             'wall_s': round(wall, 3), 'jobs_per_s': round(n / wall, 1),
             # First job's start to last job's finish, from the results: no start-up, no exit.
             'active_s': busy_s, 'active_jobs_per_s': round(n / busy_s, 1) if busy_s else None,
@@ -200,19 +241,14 @@ class Bench:
             'commands': {k: round(v / n, 3) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
             'results_written': written, 'results_succeeded': ok, 'left_queued': self.r.zcard(QUEUE),
             'exit_codes': [p.returncode for p in ps], 'timed_out': timed_out,
-            'enqueue_s': round(enqueue_s, 2), 'load_before': load_before, 'load_after': load_avg(),
+            'load_before': load_before, 'load_after': load_avg(),
         }
-        if timed_out or written != n or ok != n or out['left_queued']:
+        if timed_out or written != n or ok != n or (results and out['left_queued']):
             print(f'WARNING: incomplete drain: {out}', file=sys.stderr)
-        self.log(f"drain {kind} n={n} max_jobs={max_jobs} procs={procs}: {out['jobs_per_s']} jobs/s "
-                 f"({out['active_jobs_per_s']} first start to last finish), "
-                 f"{out['commands_per_job']} cmds/job, peak {out['peak_rss_kb']} kB, "
-                 f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s, "
-                 f"machine {out['machine_cores_busy']} cores busy")
         return out
 
-    def drain_repeated(self, kind, n, max_jobs, procs=1):
-        runs = [self.drain(kind, n, max_jobs, procs) for _ in range(self.a.repeat if kind == 'ours' else 1)]
+    def drain_repeated(self, kind, n, max_jobs, procs=1, **kw):
+        runs = [self.drain(kind, n, max_jobs, procs, **kw) for _ in range(self.a.repeat if kind != 'arq' else 1)]
         best = sorted(runs, key=lambda r: r['jobs_per_s'])[len(runs) // 2]  # the median run
         return dict(best, runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
 
@@ -225,22 +261,68 @@ class Bench:
             time.sleep(0.05)
         raise RuntimeError('worker did not become ready (no health-check key) in 20 s')
 
-    def latency(self, kind):
+    def latency(self, kind, max_jobs=10, load_rate=0):
+        """Enqueue -> start latency of probe jobs, the worker idle or (load_rate > 0) draining a
+        background load of that many no-op jobs per second."""
         self.r.flushall()
-        p = self.start_worker(kind, 10, burst=False)
+        p = self.start_worker(kind, max_jobs, burst=False)
+        redis_cpu0, cpu0 = proc_cpu_s(self.a.redis_pid), proc_cpu_s(p.pid)
         try:
             self.wait_ready(p)
             res = subprocess.run(
                 [self.a.python, os.path.join(HERE, 'latency.py'), str(self.a.latency_jobs), '20',
-                 str(self.a.drain_timeout)],
-                env=self.env(10), check=True, timeout=self.a.drain_timeout + 30,
+                 str(self.a.drain_timeout), str(load_rate)],
+                env=self.env(max_jobs), check=True, timeout=self.a.drain_timeout + 30,
                 capture_output=True, text=True)
+            worker_cpu = proc_cpu_s(p.pid) - cpu0
         finally:
             kill(p, grace=10)
         out = json.loads(res.stdout)
-        out['worker'] = kind
-        self.log(f"latency {kind}: p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms")
+        out.update(worker=kind, max_jobs=max_jobs, worker_cpu_s=round(worker_cpu, 2),
+                   redis_cpu_s=round(proc_cpu_s(self.a.redis_pid) - redis_cpu0, 2))
+        self.log(f"latency {kind} (load {load_rate:.0f}/s, reached {out['load_achieved']}/s): "
+                 f"p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms")
         return out
+
+    def peer(self, name, conc, knob, kind, n):
+        """One peer's drain of n no-op jobs; a row with the reason when it cannot run."""
+        row = {'peer': name, 'concurrency': conc, 'knob': knob, 'n': n}
+        why = peers.status(self.a.peers_dir).get(name)
+        if why:
+            row['error'] = why
+            self.log(f'peer {name}: not run: {why}')
+            return row
+        cwd, enq, drain_cmd, extra_env = peers.commands(kind, self.a.peers_dir, n, conc)
+        env = dict(self.env(conc), **extra_env)
+        log = os.path.join(self.logs, f'peer-{name}.log')
+        self.r.flushall()
+        try:
+            subprocess.run(enq, env=env, cwd=cwd, check=True, timeout=max(300, n / 20),
+                           stdout=open(log, 'ab'), stderr=subprocess.STDOUT)
+        except (subprocess.SubprocessError, OSError) as e:
+            row['error'] = f'enqueue failed ({e}); see {log}'
+            self.log(f'peer {name}: {row["error"]}')
+            return row
+        outs = []
+
+        def start(timed_to):
+            out = os.path.join(self.tmp.name, f'peer-{name}-{len(outs)}.out')
+            outs.append(out)
+            cmd = ['/usr/bin/time', '-f', '%M %e %U %S', '-o', timed_to] + drain_cmd
+            return spawn_to(cmd, env, cwd, out, log)
+        m = self.measure(start, n, results=False)
+        with open(outs[-1]) as f:
+            got = peers.parse(f.read())
+        row.update(m)
+        row['wall_jobs_per_s'] = m['jobs_per_s']
+        if not got or m['timed_out']:
+            row['error'] = f"no result line from the driver (exit {m['exit_codes']}); see {log}"
+        else:
+            row['driver_s'] = got[1]
+            row['jobs_per_s'] = round(n / got[1], 1)
+        self.log(f"peer {name} (concurrency {conc}): {row.get('jobs_per_s', row.get('error'))} jobs/s, "
+                 f"{m['commands_per_job']} cmds/job, cpu {m['worker_cpu_s']} s, redis {m['redis_cpu_s']} s")
+        return row
 
     def idle(self, kind):
         self.r.flushall()
@@ -279,28 +361,38 @@ def machine(a):
 
 def main():
     ap = argparse.ArgumentParser(
-        description='Python arq vs lyanna-worker on one private Redis (run it via scripts/bench).')
+        description='Python arq vs lyanna-worker (and its Redis floor, and with --peers other job '
+                    'queues) on one private Redis (run it via scripts/bench).')
     ap.add_argument('--redis-url', required=True)
     ap.add_argument('--redis-pid', type=int, required=True, help='redis-server pid, for its CPU time')
     ap.add_argument('--bin', required=True, help='lyanna-worker release binary')
+    ap.add_argument('--floor-bin', required=True, help='examples/redis_floor release binary')
     ap.add_argument('--python', required=True, help="the venv's python (arq is beside it)")
     ap.add_argument('--out', default='target/bench/results.json')
-    ap.add_argument('--n', type=int, default=20000, help='jobs per drain')
+    ap.add_argument('--n', type=int, default=10000, help='jobs per drain')
     ap.add_argument('--big-n', type=int, default=100000, help='the long queue of the scale runs')
     ap.add_argument('--small-n', type=int, default=10000, help='the short queue of the scale runs')
     ap.add_argument('--latency-jobs', type=int, default=200)
     ap.add_argument('--repeat', type=int, default=3, help="runs of each of our drains (median kept)")
     ap.add_argument('--drain-timeout', type=float, default=600, help='seconds any one drain may take')
     ap.add_argument('--quick', action='store_true', help='small N everywhere: checks the harness')
-    ap.add_argument('--only', default='drain,latency,idle,scale', help='comma-separated scenarios')
+    ap.add_argument('--only', default='drain,floor,variants,latency,idle',
+                    help='comma-separated scenarios: drain, floor, variants, latency, idle, scale, peers')
+    ap.add_argument('--peers', action='store_true', help='add the peers (scripts/bench installs them)')
+    ap.add_argument('--peers-dir', default='target/peers', help='where scripts/bench installed them')
+    ap.add_argument('--load-rate', type=float, default=0,
+                    help='jobs/s of the latency-under-load background (default: half our drain rate)')
     a = ap.parse_args()
     if a.quick:
         a.n, a.big_n, a.small_n, a.latency_jobs, a.repeat = 2000, 10000, 2000, 20, 1
     a.out = os.path.abspath(a.out)
+    a.peers_dir = os.path.abspath(a.peers_dir)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     only = set(a.only.split(','))
+    if a.peers:
+        only.add('peers')
     b = Bench(a)
     res = {'machine': machine(a), 'params': {k: v for k, v in vars(a).items() if k != 'redis_pid'}}
     try:
@@ -308,9 +400,23 @@ def main():
             for m in (100, 10):
                 res[f'drain_arq_{m}'] = b.drain('arq', a.n, m)
                 res[f'drain_ours_{m}'] = b.drain_repeated('ours', a.n, m)
+        if 'floor' in only:
+            for m in (100, 10):
+                for lanes in (1, 2):
+                    res[f'floor_{m}_lanes_{lanes}'] = b.drain_repeated(
+                        'floor', a.n, m, lanes=lanes, label=f'Redis floor, {lanes} lane{"s" * (lanes > 1)}')
+        if 'variants' in only:
+            # Our drain at max_jobs=100 with one setting changed (the default is drain_ours_100).
+            for key, extra in (('threads_1', ['--runtime-threads', '1']),
+                               ('current_thread', ['--runtime-threads', '0']),
+                               ('log_warn', ['--log-level', 'warn']),
+                               ('log_warn_threads_1', ['--log-level', 'warn', '--runtime-threads', '1'])):
+                res[f'variant_{key}'] = b.drain_repeated('ours', a.n, 100, extra=extra, label=' '.join(extra))
         if 'latency' in only:
             res['latency_arq'] = b.latency('arq')
             res['latency_ours'] = b.latency('ours')
+            rate = a.load_rate or (res['drain_ours_100']['jobs_per_s'] / 2 if 'drain_ours_100' in res else 5000)
+            res['latency_ours_loaded'] = b.latency('ours', max_jobs=100, load_rate=rate)
         if 'idle' in only:
             res['idle_arq'] = b.idle('arq')
             res['idle_ours'] = b.idle('ours')
@@ -319,6 +425,8 @@ def main():
                 res[f'scale_procs_{procs}'] = b.drain_repeated('ours', a.n, 100, procs)
             for n in (a.small_n, a.big_n):
                 res[f'scale_queue_{n}'] = b.drain_repeated('ours', n, 100)
+        if 'peers' in only:
+            res['peers'] = [b.peer(name, conc, knob, kind, a.n) for name, conc, knob, kind in peers.PEER_LIST]
     finally:
         kill_all()
         b.tmp.cleanup()

@@ -1,5 +1,5 @@
 # Enqueue -> start latency, one job at a time, with the real Python arq client.
-#   python latency.py JOBS [spacing-ms] [timeout-s]
+#   python latency.py JOBS [spacing-ms] [timeout-s] [load-jobs-per-s]
 # Env: BENCH_REDIS_URL, BENCH_QUEUE, BENCH_SERIALIZER (pickle | msgpack)
 #
 # One `echo(t0)` job is enqueued every SPACING ms (a steady trickle, as a web app sends them,
@@ -7,6 +7,11 @@
 # result's start time `st` (ms, written by the worker) minus t0; results are read once every
 # job is enqueued. Arrivals fall at every phase of a polling worker's poll_delay, so a worker
 # that only polls shows about poll_delay / 2 at p50 and poll_delay at p99.
+#
+# With a load rate, a background producer keeps adding no-op jobs at that rate (in arq's
+# format, written with pipelined PSETEX + ZADD every 5 ms so the producer itself keeps up)
+# from 0.5 s before the first probe to the last one: the probes are timed while the worker
+# drains that load.
 # Prints one JSON object on stdout: samples (ms), p50, p99, mean, max.
 import asyncio
 import functools
@@ -15,9 +20,12 @@ import os
 import pickle
 import sys
 import time
+import uuid
 
 from arq import create_pool
 from arq.connections import RedisSettings
+from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix
+from arq.jobs import serialize_job
 
 
 def percentile(sorted_ms, q):
@@ -40,20 +48,48 @@ async def start_latency_ms(redis, loads, job_id, deadline):
         await asyncio.sleep(0.01)
 
 
-async def main(jobs: int, spacing_ms: float, timeout_s: float) -> None:
+async def background_load(redis, queue, rate, stop, dumps):
+    """Adds no-op jobs at `rate` per second until `stop` is set; returns how many."""
+    began = time.monotonic()
+    sent = 0
+    while not stop.is_set():
+        due = int((time.monotonic() - began) * rate) - sent
+        if due > 0:
+            now_ms = int(time.time() * 1000)
+            pipe = redis.pipeline(transaction=False)
+            for _ in range(due):
+                job_id = uuid.uuid4().hex
+                data = serialize_job('noop', (), {}, None, now_ms, serializer=dumps)
+                pipe.psetex(job_key_prefix + job_id, expires_extra_ms, data)
+                pipe.zadd(queue, {job_id: now_ms})
+            await pipe.execute()
+            sent += due
+        await asyncio.sleep(0.005)
+    return sent
+
+
+async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float = 0) -> None:
     loads = pickle.loads
+    dumps = pickle.dumps
     kw = {}
     if os.environ.get('BENCH_SERIALIZER', 'pickle') == 'msgpack':
         import msgpack
         loads = functools.partial(msgpack.unpackb, raw=False)
+        dumps = msgpack.packb
         kw = dict(job_serializer=msgpack.packb, job_deserializer=loads)
     redis = await create_pool(
         RedisSettings.from_dsn(os.environ.get('BENCH_REDIS_URL', 'redis://127.0.0.1:6379')),
         default_queue_name=os.environ.get('BENCH_QUEUE', 'arq:queue'),
         **kw,
     )
+    queue = os.environ.get('BENCH_QUEUE', default_queue_name)
     deadline = time.time() + timeout_s
     ids = []
+    stop = asyncio.Event()
+    load = None
+    if load_rate > 0:
+        load = asyncio.create_task(background_load(redis, queue, load_rate, stop, dumps))
+        await asyncio.sleep(0.5)
     try:
         began = time.monotonic()
         for i in range(jobs):
@@ -61,6 +97,12 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float) -> None:
             job = await redis.enqueue_job('echo', t0)
             ids.append(job.job_id)
             await asyncio.sleep(max(0.0, began + (i + 1) * spacing_ms / 1000 - time.monotonic()))
+        probing_s = time.monotonic() - began
+        # Queued (due or running) when the last probe went in: a backlog means the worker
+        # did not keep up with the load, and the probes waited behind it.
+        queued_at_end = await redis.zcard(queue)
+        stop.set()
+        load_jobs = await load if load else 0
         samples = [round(await start_latency_ms(redis, loads, i, deadline), 3) for i in ids]
     finally:
         await redis.aclose()
@@ -68,6 +110,10 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float) -> None:
     print(json.dumps({
         'jobs': len(samples),
         'spacing_ms': spacing_ms,
+        'load_rate': load_rate,
+        # What the producer reached: below load_rate means it could not keep up.
+        'queued_at_end': queued_at_end,
+        'load_achieved': round(load_jobs / (probing_s + 0.5), 1) if load_jobs else 0,
         'p50': percentile(ordered, 50),
         'p99': percentile(ordered, 99),
         'mean': round(sum(samples) / len(samples), 3),
@@ -80,4 +126,5 @@ if __name__ == '__main__':
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     spacing = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
     timeout = float(sys.argv[3]) if len(sys.argv) > 3 else 300.0
-    asyncio.run(main(n, spacing, timeout))
+    rate = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    asyncio.run(main(n, spacing, timeout, rate))

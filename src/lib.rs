@@ -9,7 +9,8 @@
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
 //!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked;
 //!   `conn::script` (EVALSHA with arguments copied once), `conn::refresh` (a fresh connection
-//!   after a big reply or command).
+//!   after a big reply or command); the log's stderr writer (`conn::log_writer`: redacted,
+//!   buffered, written by a thread of its own).
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
 //!   run) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
@@ -31,7 +32,12 @@
 //! - [`commands`]: what each command line does (worker, `--check`, client commands; the
 //!   dashboard's `jobs` / `retry` / `delete` in `commands/jobs.rs`) and its output and exit
 //!   codes.
-//! - `main.rs`: turns signals into the shutdown token and runs a command.
+//! - `main.rs`: sets up logging (`--log-level`) and the runtime (`--runtime-threads`), turns
+//!   signals into the shutdown token and runs a command.
+//!
+//! Outside the crate: `examples/redis_floor.rs` runs `worker/claim.lua` and `finish.lua` in
+//! a minimal loop (the Redis floor of `scripts/bench`); `benches/` holds the harness, the
+//! criterion benches and the peers of `scripts/bench --peers`.
 //!
 //! Task functions and their value model live in `lyanna-task-api`; the task sets
 //! (`Diagnostics`, the blog's `WorkerSettings`) in `lyanna-tasks`.

@@ -5,14 +5,21 @@
 use clap::Parser;
 use lyanna_worker::commands;
 use lyanna_worker::config::{Cli, EXIT_USAGE};
-use lyanna_worker::conn::{mask_urls_in, redact, RedactingStderr};
+use lyanna_worker::conn::{flush_log, mask_urls_in, redact, RedactingStderr};
 use tokio_util::sync::CancellationToken;
 
-fn init_logging(json: bool, secrets: Vec<String>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+fn init_logging(json: bool, level: &str, secrets: Vec<String>) {
+    // RUST_LOG, when set to something, overrides --log-level.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
+    // Colours only for a terminal: in a file or a pipe they are bytes nobody reads.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(RedactingStderr::new(secrets));
     if json {
         builder
@@ -41,6 +48,7 @@ async fn signals(token: CancellationToken) {
     token.cancel();
     tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
     tracing::warn!("second signal: exiting now");
+    flush_log();
     std::process::exit(1);
 }
 
@@ -75,7 +83,11 @@ fn main() {
             std::process::exit(0);
         }
     };
-    let json = match cli.common.json_logs() {
+    let (json, level) = match cli
+        .common
+        .json_logs()
+        .and_then(|j| Ok((j, cli.common.log_level()?)))
+    {
         Ok(j) => j,
         Err(e) => {
             eprintln!("lyanna-worker: {e}");
@@ -87,18 +99,31 @@ fn main() {
     let say = {
         let secrets = secrets.clone();
         move |msg: String| {
+            // After the log's last lines, not among them.
+            flush_log();
             let clean = redact(msg.as_bytes(), &secrets);
             eprintln!("lyanna-worker: {}", String::from_utf8_lossy(&clean));
         }
     };
-    init_logging(json, secrets);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    init_logging(json, level, secrets);
+    // A panic's message goes straight to stderr: the log lines before it go first.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flush_log();
+        default_hook(info);
+    }));
+    let threads = cli.common.runtime_threads;
+    let mut builder = if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
+            flush_log();
             eprintln!("lyanna-worker: cannot start the runtime: {e}");
             std::process::exit(70);
         }
@@ -118,5 +143,6 @@ fn main() {
             }
         }
     });
+    flush_log();
     std::process::exit(code);
 }

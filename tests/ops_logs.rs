@@ -92,6 +92,55 @@ fn json_logs_are_one_object_per_line_with_the_jobs_fields() {
     );
 }
 
+/// `--log-level warn` leaves out the two lines per job (the job still runs, its result is
+/// written); an unknown level exits 64 naming the flag.
+#[test]
+fn log_level_warn_leaves_out_the_job_lines() {
+    let url = common::redis_url();
+    let queue = common::unique_queue("logs-warn");
+    let args = [
+        "--settings",
+        "Diagnostics",
+        "--queue",
+        queue.as_str(),
+        "--redis-url",
+        url.as_str(),
+        "--http-addr",
+        "off",
+        "--poll-delay",
+        "0.05",
+    ];
+    let run = |level: &str| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--log-level", level]);
+        // An empty RUST_LOG is no override: the flag decides.
+        let mut w = WorkerProcess::spawn(&all, &[("RUST_LOG", "")]);
+        let id = enqueue_cli(&url, &queue, "echo", &["1"]);
+        assert!(
+            poll_until(Duration::from_secs(10), || has_result(&url, &id)),
+            "job did not run at --log-level {level}"
+        );
+        assert_eq!(w.terminate(Duration::from_secs(10)), Some(0));
+        (id, w.log_text())
+    };
+    let (id, log) = run("info");
+    assert!(
+        log.contains(&format!("{id}:echo")),
+        "no job line at info:\n{log}"
+    );
+    let (id, log) = run("warn");
+    assert!(!log.contains(&id), "a job line at --log-level warn:\n{log}");
+    assert!(
+        !log.contains("INFO"),
+        "an INFO line at --log-level warn:\n{log}"
+    );
+
+    let out = common::cli(&["--log-level", "loud", "queue"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--log-level"), "{err}");
+}
+
 #[test]
 fn no_password_reaches_the_log() {
     const PASSWORD: &str = "s3cret-pw-0451";

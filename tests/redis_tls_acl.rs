@@ -175,7 +175,7 @@ async fn acl_denials(admin: &mut redis::aio::MultiplexedConnection) -> Vec<Strin
 /// which the client sends at connect and whose refusal it ignores: `+client|setinfo` there.)
 /// The wake-up on keyspace notifications adds `+config|get +psubscribe` and the channel
 /// pattern `&__keyspace@*__:<queue>` (without them the worker only polls).
-pub const WORKER_ACL: &str = "-@all +evalsha +script|load +multi +exec +get +set +psetex \
+pub const WORKER_ACL: &str = "-@all +evalsha +script|load +multi +exec +get +mget +set +psetex \
      +setex +del +exists +incr +expire +pexpire +zadd +zrem +zincrby +zrange +zrangebyscore \
      +zcard +zscore +sadd +srem +smembers +pttl +type +ping +role +select +config|get +psubscribe";
 

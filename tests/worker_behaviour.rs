@@ -71,6 +71,78 @@ async fn retry_moves_the_score_by_defer_and_counts_tries() {
     assert_eq!(r.job_try, 2);
 }
 
+/// The try counter a claim leaves is arq's (INCR, then EXPIRE 88,400 s): a first try writes
+/// it with one SET (value 1 and that TTL), a counter that exists goes through INCR and gets
+/// its TTL renewed.
+#[tokio::test]
+async fn try_counter_is_arqs_incr_and_expire() {
+    let q = unique_queue("try-counter");
+    let _w = WorkerProcess::start(&q, &[]);
+    let c = client(&q, Codec::Pickle);
+    let mut conn = redis_conn(&redis_url()).await;
+    let fresh = enqueue_many(&c, 1, "sleep_ms", vec![Value::Int(3000)]).await;
+    // A job tried 4 times before (by another worker), its counter's TTL nearly run out.
+    let again = format!("try-counter-{}", uuid::Uuid::new_v4().simple());
+    let key_again = format!("{}{again}", keys::RETRY_PREFIX);
+    let _: () = redis::cmd("SET")
+        .arg(&key_again)
+        .arg(4)
+        .arg("EX")
+        .arg(100)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let opts = EnqueueOptions {
+        job_id: Some(again.clone()),
+        ..EnqueueOptions::default()
+    };
+    c.enqueue(
+        "sleep_ms",
+        lyanna_task_api::Args::new(vec![Value::Int(3000)], vec![]),
+        opts,
+    )
+    .await
+    .unwrap()
+    .expect("a fresh id");
+    for (id, want) in [(fresh[0].clone(), "1"), (again.clone(), "5")] {
+        let key = format!("{}{id}", keys::RETRY_PREFIX);
+        let counted = wait_until(WAIT, || {
+            let (mut conn, key) = (conn.clone(), key.clone());
+            async move {
+                let v: Option<String> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                v.as_deref() == Some(want)
+            }
+        })
+        .await;
+        assert!(counted, "{key} never reached {want}");
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            (88_000..=keys::RETRY_TTL_S).contains(&ttl),
+            "{key}: TTL {ttl}"
+        );
+    }
+    // Both finished: their counters are gone with them.
+    let done = results_of(&c, &[fresh[0].clone(), again.clone()], WAIT).await;
+    assert!(done.iter().all(|r| r.success));
+    for id in [&fresh[0], &again] {
+        let key = format!("{}{id}", keys::RETRY_PREFIX);
+        let left: i64 = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "{key} left behind");
+    }
+}
+
 #[tokio::test]
 async fn max_tries_exhaustion() {
     let q = unique_queue("maxtries");

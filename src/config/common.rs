@@ -70,6 +70,21 @@ pub struct Common {
     /// Log format: text or json.
     #[arg(long, env = "LYANNA_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
+    /// Least severe log level written: error, warn, info (arq's job lines), debug or trace.
+    /// `warn` drops the two lines per job, for throughput deployments. RUST_LOG, when set,
+    /// takes precedence (it can also set levels per module).
+    #[arg(long, env = "LYANNA_LOG_LEVEL", default_value = "info", global = true)]
+    pub log_level: String,
+    /// Threads of the async runtime: N >= 1 runs jobs and Redis I/O on N worker threads;
+    /// 0 runs everything on one thread (tokio's current_thread runtime). Big payloads are
+    /// decoded on blocking threads either way.
+    #[arg(
+        long,
+        env = "LYANNA_RUNTIME_THREADS",
+        default_value_t = 2,
+        global = true
+    )]
+    pub runtime_threads: usize,
 }
 
 /// Debug without secrets: the URL masked, passwords as `***`.
@@ -87,6 +102,8 @@ impl std::fmt::Debug for Common {
             .field("queue", &self.queue)
             .field("codec", &self.codec)
             .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("runtime_threads", &self.runtime_threads)
             .finish()
     }
 }
@@ -113,6 +130,19 @@ impl Common {
         self.codec
             .parse()
             .map_err(|e: String| bad("--codec", "LYANNA_CODEC", e))
+    }
+
+    /// The `--log-level` as a filter directive.
+    pub fn log_level(&self) -> Result<&'static str, ConfigError> {
+        const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+        let want = self.log_level.to_ascii_lowercase();
+        LEVELS.into_iter().find(|l| *l == want).ok_or_else(|| {
+            bad(
+                "--log-level",
+                "LYANNA_LOG_LEVEL",
+                format!("{:?} is not one of {}", self.log_level, LEVELS.join(", ")),
+            )
+        })
     }
 
     pub fn json_logs(&self) -> Result<bool, ConfigError> {

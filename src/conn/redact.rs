@@ -35,7 +35,8 @@ pub fn redact(text: &[u8], secrets: &[String]) -> Vec<u8> {
     out
 }
 
-/// A `MakeWriter` for stderr that redacts `secrets` (the fmt layer writes one event per call).
+/// A `MakeWriter` for stderr that redacts `secrets` (the fmt layer writes one event per call),
+/// through the buffered writer of `log_writer`.
 #[derive(Clone)]
 pub struct RedactingStderr {
     secrets: Arc<Vec<String>>,
@@ -55,12 +56,17 @@ pub struct Writer {
 
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::io::stderr().write_all(&redact(buf, &self.secrets))?;
+        if self.secrets.iter().any(|s| s.len() >= MIN_SECRET_LEN) {
+            super::log_writer::write_line(&redact(buf, &self.secrets));
+        } else {
+            super::log_writer::write_line(buf);
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stderr().flush()
+        // Lines are written by the log writer's thread; `flush_log` waits for them.
+        Ok(())
     }
 }
 

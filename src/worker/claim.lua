@@ -12,70 +12,107 @@
 -- and skips the job, and the script's atomicity keeps two of our workers apart. The value is
 -- a token unique to this run: Python only tests that the key exists; our renewals and finish
 -- act only while the key still holds it.
+--
+-- Redis work per claimed job: the SET NX and, on a first try, one SET of the try counter
+-- (arq's INCR + EXPIRE leave the same key); per claim: the ZRANGEBYSCORE pages, one MGET of
+-- every payload, SADD and PEXPIRE of the lease set.
 local want = tonumber(ARGV[3])
 local look = tonumber(ARGV[4])
 local held = {}
 for i = 9, #ARGV do held[ARGV[i]] = true end
 local seq = tonumber(ARGV[8])
+-- Multi-key commands in slices: unpack() of a very long list overflows Lua's C stack.
+local SLICE = 1000
+local function each_slice(list, f)
+  for s = 1, #list, SLICE do
+    f(unpack(list, s, math.min(s + SLICE - 1, #list)))
+  end
+end
 -- Read the due head in small chunks: the head is often jobs already running (ours or
 -- another worker's), and reading the whole read limit for one free slot wastes Redis time.
 local chunk = math.min(look, want * 2 + 16)
-local out = {}
-local claimed_ids = {}
+local ids, scores, tokens = {}, {}, {}
 local offset = 0
-local function wrong(r, what)
-  if type(r) == 'table' and r.err then return what .. ': ' .. r.err end
-  return false
-end
-while #claimed_ids < want and offset < look do
+while #ids < want and offset < look do
   local page = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', offset, math.min(chunk, look - offset))
   local n = #page / 2
   for i = 1, #page, 2 do
-    if #claimed_ids >= want then break end
+    if #ids >= want then break end
     local id = page[i]
     if not held[id] then
       local token = ARGV[7] .. seq
       -- NX: a key of any type means somebody holds the job.
       if redis.call('SET', 'arq:in-progress:' .. id, token, 'NX', 'PX', ARGV[2]) then
         seq = seq + 1
-        local err = false
-        local payload = redis.pcall('GET', 'arq:job:' .. id)
-        err = wrong(payload, 'arq:job:' .. id)
-        if err then payload = false end
-        local rk = 'arq:retry:' .. id
-        local try = redis.pcall('INCR', rk)
-        local terr = wrong(try, rk)
-        if terr then
-          try = false
-          err = err or terr
-        else
-          redis.call('EXPIRE', rk, ARGV[6])
-        end
-        local abort = false
-        if ARGV[5] == '1' then
-          abort = redis.pcall('ZSCORE', KEYS[2], id)
-          if wrong(abort, KEYS[2]) then
-            abort = false
-          elseif abort then
-            redis.call('ZREM', KEYS[2], id)
-          end
-        end
-        out[#out + 1] = id
-        out[#out + 1] = page[i + 1]
-        out[#out + 1] = payload
-        out[#out + 1] = try
-        out[#out + 1] = abort
-        out[#out + 1] = token
-        out[#out + 1] = err
-        claimed_ids[#claimed_ids + 1] = id
+        ids[#ids + 1] = id
+        scores[#ids] = page[i + 1]
+        tokens[#ids] = token
       end
     end
   end
   if n < chunk then break end
   offset = offset + n
 end
-if #claimed_ids > 0 then
-  redis.pcall('SADD', KEYS[3], unpack(claimed_ids))
-  redis.pcall('PEXPIRE', KEYS[3], ARGV[2])
+if #ids == 0 then return {} end
+
+local function wrong(r, what)
+  if type(r) == 'table' and r.err then return what .. ': ' .. r.err end
+  return false
 end
+-- Every payload in one read. MGET answers nil both for a missing key (the job expired) and
+-- for a key of another type: only those are read again, one by one, to tell them apart.
+local payloads = {}
+do
+  local jkeys = {}
+  for k, id in ipairs(ids) do jkeys[k] = 'arq:job:' .. id end
+  each_slice(jkeys, function(...)
+    for _, v in ipairs(redis.call('MGET', ...)) do payloads[#payloads + 1] = v end
+  end)
+end
+local out = {}
+for k, id in ipairs(ids) do
+  local jk = 'arq:job:' .. id
+  local payload = payloads[k]
+  local err = false
+  if not payload then
+    err = wrong(redis.pcall('GET', jk), jk)
+    payload = false
+  end
+  -- arq counts tries with INCR + EXPIRE. A first try (no counter yet) is one SET that leaves
+  -- the same key (value 1, the same TTL); a counter that exists, or a key of another type,
+  -- goes through INCR as before (which reports the wrong type).
+  local rk = 'arq:retry:' .. id
+  local try
+  local first = redis.pcall('SET', rk, '1', 'EX', ARGV[6], 'NX')
+  if type(first) == 'table' and first.ok then
+    try = 1
+  else
+    try = redis.pcall('INCR', rk)
+    local terr = wrong(try, rk)
+    if terr then
+      try = false
+      err = err or terr
+    else
+      redis.call('EXPIRE', rk, ARGV[6])
+    end
+  end
+  local abort = false
+  if ARGV[5] == '1' then
+    abort = redis.pcall('ZSCORE', KEYS[2], id)
+    if wrong(abort, KEYS[2]) then
+      abort = false
+    elseif abort then
+      redis.call('ZREM', KEYS[2], id)
+    end
+  end
+  out[#out + 1] = id
+  out[#out + 1] = scores[k]
+  out[#out + 1] = payload
+  out[#out + 1] = try
+  out[#out + 1] = abort
+  out[#out + 1] = tokens[k]
+  out[#out + 1] = err
+end
+each_slice(ids, function(...) redis.pcall('SADD', KEYS[3], ...) end)
+redis.pcall('PEXPIRE', KEYS[3], ARGV[2])
 return out

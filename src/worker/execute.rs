@@ -48,13 +48,22 @@ pub(crate) async fn run_job(
     let id = k.id.as_str();
     let args_str = super::log::args_summary(&job.args);
     let delayed = k.start_ms - c.score;
-    info!(function = %job.function,
-        r#try = k.job_try,
+    // The job's id, function and try are fields of its span (see running.rs), not repeated
+    // here: this line is written for every job.
+    info!(
         "{:6.2}s → {id}:{}({args_str}){}{}",
         (k.start_ms - job.enqueue_time_ms) as f64 / 1000.0,
         job.function,
-        if k.job_try > 1 { format!(" try={}", k.job_try) } else { String::new() },
-        if delayed > 1200 { format!(" delayed={:.2}s", delayed as f64 / 1000.0) } else { String::new() },
+        if k.job_try > 1 {
+            format!(" try={}", k.job_try)
+        } else {
+            String::new()
+        },
+        if delayed > 1200 {
+            format!(" delayed={:.2}s", delayed as f64 / 1000.0)
+        } else {
+            String::new()
+        },
     );
     shared
         .metrics

@@ -48,6 +48,9 @@ pub(crate) struct Lease {
     /// The loss is in `leases_lost_total` (once, whoever saw it first: the fence while the
     /// job runs, the renewer or the finish script after it ran).
     loss_counted: AtomicBool,
+    /// The run's function has returned and its finish is being written: the finish may
+    /// remove the key at any moment, so a renewal that finds it gone is not a loss by itself.
+    finishing: AtomicBool,
     waker: AtomicWaker,
 }
 
@@ -59,6 +62,7 @@ impl Lease {
             confirmed_until: AtomicU64::new(0),
             lost: AtomicBool::new(false),
             loss_counted: AtomicBool::new(false),
+            finishing: AtomicBool::new(false),
             waker: AtomicWaker::new(),
         };
         lease.confirm(sent_ms, ttl);
@@ -76,6 +80,15 @@ impl Lease {
     pub fn lose(&self) {
         self.lost.store(true, Ordering::Release);
         self.waker.wake();
+    }
+
+    /// The run's function has returned; its finish is on the way.
+    pub fn mark_finishing(&self) {
+        self.finishing.store(true, Ordering::Release);
+    }
+
+    pub fn is_finishing(&self) -> bool {
+        self.finishing.load(Ordering::Acquire)
     }
 
     /// Counts this lease's loss in `leases_lost_total`, unless it already is.

@@ -174,6 +174,8 @@ impl Worker {
             lease_ttl,
             next_token: AtomicU64::new(1),
             job_done,
+            finishing: Default::default(),
+            slot_freed: Default::default(),
         });
         info!(
             queue = %s.queue_name,
@@ -241,7 +243,11 @@ impl Worker {
                 _ = poller.running.next_done(), if polled.wake_early || (s.burst && poller.running.len() > 0) => {
                     // Finishes land in batches: let the rest of the batch's jobs end so one
                     // claim fills many slots instead of one claim per freed slot.
-                    tokio::task::yield_now().await;
+                    poller.running.settle(&poller.shared).await;
+                }
+                // A function returned: its slot is free while its finish is written.
+                _ = poller.shared.slot_freed.notified(), if polled.wake_early || (s.burst && poller.running.len() > 0) => {
+                    poller.running.settle(&poller.shared).await;
                 }
                 _ = wake.notified() => {}
             }

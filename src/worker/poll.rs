@@ -120,7 +120,20 @@ impl Poller {
         shutdown: &CancellationToken,
     ) -> redis::RedisResult<bool> {
         let s = &self.shared.settings;
-        let free = s.max_jobs.saturating_sub(self.running.len());
+        // A job whose function has returned holds its slot only until its finish is written;
+        // that slot takes a new job meanwhile, so a claim overlaps the finish round trip
+        // instead of waiting for it. At most max_jobs functions run at once (arq's meaning of
+        // max_jobs), and at most 2 x max_jobs jobs are held (running or finishing).
+        let running = self.running.len();
+        let finishing = self
+            .shared
+            .finishing
+            .load(std::sync::atomic::Ordering::Acquire)
+            .min(running);
+        let free = s
+            .max_jobs
+            .saturating_sub(running - finishing)
+            .min((2 * s.max_jobs).saturating_sub(running));
         let mut want = free.min(s.queue_read_limit.max(1));
         if s.burst && s.max_burst_jobs >= 0 {
             want = want.min((s.max_burst_jobs as u64).saturating_sub(self.burst_started) as usize);

@@ -108,6 +108,10 @@ impl Renewer {
         for (l, ok) in held.iter().zip(reply.iter().skip(1)) {
             if *ok == 1 {
                 l.confirm(sent, self.ttl);
+            } else if l.is_finishing() && l.held() {
+                // The run is over and its finish, written meanwhile, removed the key before
+                // the job task let go of the lease: not a loss (the finish's own reply says
+                // if it was one).
             } else if self.leases.holds(l) {
                 // Gone while the run still holds it (not a finish that just removed it).
                 warn!(job_id = %String::from_utf8_lossy(&l.job_id), "lease lost: the in-progress key no longer holds our token");

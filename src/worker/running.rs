@@ -6,13 +6,16 @@ use super::claim::Claimed;
 use super::execute::run_job;
 use super::finish::Written;
 use super::lease::{fenced, Lease};
-use super::shared::Shared;
+use super::shared::{Finishing, Shared};
 use std::collections::HashMap;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{warn, Instrument};
+
+/// Most yields of one [`Running::settle`]: bounds the wait when jobs end in a steady stream.
+const SETTLE_ROUNDS: usize = 16;
 
 pub(crate) struct Job {
     /// The task running it: a job id can come back (a retry claimed again) while the task of
@@ -62,6 +65,28 @@ impl Running {
         self.jobs.len()
     }
 
+    /// Jobs that have ended and are not reaped yet.
+    pub fn ended(&self) -> usize {
+        self.done.len()
+    }
+
+    /// After a job's function has returned, lets the others of its batch return too (a claim
+    /// fills the slots its finish batch frees together, but their tasks get there one by one,
+    /// on either runtime thread): yields while more keep freeing, so the next claim fills many
+    /// slots instead of one.
+    pub async fn settle(&mut self, shared: &Shared) {
+        let freed = |r: &Self| r.ended() + shared.finishing.load(Ordering::Acquire);
+        let mut seen = freed(self);
+        for _ in 0..SETTLE_ROUNDS {
+            tokio::task::yield_now().await;
+            let now = freed(self);
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+    }
+
     /// Starts a claimed job in its own task; the task ends after its finish is written (or
     /// once its lease is lost).
     pub fn spawn(&mut self, shared: &Arc<Shared>, c: Claimed, stop: &CancellationToken) {
@@ -96,18 +121,24 @@ impl Running {
             async move {
                 let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
                 match fenced(lease.clone(), run).await {
-                    Ok((op, outcome)) => match shared.finisher.finish(op).await {
-                        Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
-                        // Gone at a retry: our lost-reply attempt wrote it while the lease
-                        // was confirmed, or the lease lapsed first (counted once, here or by
-                        // the renewer, whichever sees it first).
-                        Some(Written::GoneAfterRetry) if !lease.held() => {
-                            lease.count_loss(&shared.metrics);
-                            warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
+                    Ok((op, outcome)) => {
+                        // The function is over: its slot takes the next job while this
+                        // finish is written.
+                        let _finishing = Finishing::new(&shared);
+                        lease.mark_finishing();
+                        match shared.finisher.finish(op).await {
+                            Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
+                            // Gone at a retry: our lost-reply attempt wrote it while the lease
+                            // was confirmed, or the lease lapsed first (counted once, here or by
+                            // the renewer, whichever sees it first).
+                            Some(Written::GoneAfterRetry) if !lease.held() => {
+                                lease.count_loss(&shared.metrics);
+                                warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
+                            }
+                            Some(_) => shared.count(outcome),
+                            None => {}
                         }
-                        Some(_) => shared.count(outcome),
-                        None => {}
-                    },
+                    }
                     Err(_) => {
                         lease.count_loss(&shared.metrics);
                         warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");

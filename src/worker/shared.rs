@@ -11,7 +11,7 @@ use crate::conn::Redis;
 use crate::metrics::Metrics;
 use lyanna_task_api::{FunctionOptions, TaskFn};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,29 @@ pub(crate) struct Shared {
     pub next_token: AtomicU64,
     /// Each job task sends its task id here as its last act: the poll loop's free slots.
     pub job_done: tokio::sync::mpsc::UnboundedSender<tokio::task::Id>,
+    /// Jobs whose function has returned and whose finish is being written: their slots take
+    /// new jobs meanwhile (see `poll.rs`).
+    pub finishing: AtomicUsize,
+    /// Notified when a job's function returns (a slot is free for the next claim).
+    pub slot_freed: tokio::sync::Notify,
+}
+
+/// Counts a job as finishing while it lives (a guard, so a task dropped mid-finish is not
+/// counted for ever).
+pub(crate) struct Finishing<'a>(&'a Shared);
+
+impl<'a> Finishing<'a> {
+    pub fn new(shared: &'a Shared) -> Self {
+        shared.finishing.fetch_add(1, Ordering::AcqRel);
+        shared.slot_freed.notify_one();
+        Finishing(shared)
+    }
+}
+
+impl Drop for Finishing<'_> {
+    fn drop(&mut self) {
+        self.0.finishing.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Shared {
