@@ -18,6 +18,22 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// arq's `Job.status()` from what Redis holds: a result, an in-progress key, the job's
+    /// score in the queue (`None`: not queued).
+    pub fn from_keys(complete: bool, in_progress: bool, score: Option<f64>) -> Self {
+        if complete {
+            JobStatus::Complete
+        } else if in_progress {
+            JobStatus::InProgress
+        } else {
+            match score {
+                Some(s) if s as i64 > now_ms() => JobStatus::Deferred,
+                Some(_) => JobStatus::Queued,
+                None => JobStatus::NotFound,
+            }
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Deferred => "deferred",
@@ -66,17 +82,7 @@ impl Client {
                 .query_async(&mut conn)
                 .await,
         )?;
-        Ok(if complete {
-            JobStatus::Complete
-        } else if in_progress {
-            JobStatus::InProgress
-        } else {
-            match score {
-                Some(s) if s as i64 > now_ms() => JobStatus::Deferred,
-                Some(_) => JobStatus::Queued,
-                None => JobStatus::NotFound,
-            }
-        })
+        Ok(JobStatus::from_keys(complete, in_progress, score))
     }
 
     /// The stored result, if any (decoded leniently: unknown classes come back opaque).

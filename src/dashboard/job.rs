@@ -6,7 +6,7 @@ use super::results::decode;
 use super::{ids, Dashboard};
 use crate::client::{ClientError, JobStatus};
 use crate::protocol::job::{Job, JobResult};
-use crate::protocol::{keys, now_ms};
+use crate::protocol::keys;
 
 #[derive(Debug, Clone)]
 pub struct JobDetail {
@@ -78,17 +78,7 @@ impl Dashboard {
                     .query_async(&mut conn)
                     .await,
             )?;
-        let status = if result.is_some() {
-            JobStatus::Complete
-        } else if in_progress {
-            JobStatus::InProgress
-        } else {
-            match score {
-                Some(s) if s as i64 > now_ms() => JobStatus::Deferred,
-                Some(_) => JobStatus::Queued,
-                None => JobStatus::NotFound,
-            }
-        };
+        let status = JobStatus::from_keys(result.is_some(), in_progress, score);
         let codec = self.codec;
         let job = job.map(|p| {
             codec

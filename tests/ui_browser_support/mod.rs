@@ -8,7 +8,7 @@ use crate::common::http::{self, form_value};
 use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long anything the worker does asynchronously may take on a loaded 2-core machine.
 pub const SETTLE: Duration = Duration::from_secs(30);
@@ -86,18 +86,8 @@ impl Dash {
     }
 }
 
-pub fn poll(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+/// Polls `f` every 50 ms until it is true or `timeout` passes.
+pub use testkit::poll_until as poll;
 
 /// `/ui/job/{id}` with the id's bytes percent-encoded.
 pub fn job_path(id: &str) -> String {
