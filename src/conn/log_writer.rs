@@ -1,6 +1,8 @@
 //! Where log lines go: a buffer that one thread of its own writes to stderr. A job task that
 //! logs never waits on write(2) (a terminal, a pipe whose reader is slow), and lines logged
-//! close together leave in one write instead of one each. The buffer is bounded: past
+//! close together leave in one write instead of one each: once woken, the thread waits
+//! [`LINGER`] for more lines before it writes, so a busy worker wakes it (a futex syscall for
+//! the logging thread) once per batch, not once per line. The buffer is bounded: past
 //! [`HIGH_WATER`] bytes the logging thread writes them itself, as an unbuffered stderr would
 //! make it wait. [`flush_log`] writes what is left (the binary calls it before it exits).
 
@@ -9,6 +11,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 /// Bytes held before a logging thread has to wait for stderr itself.
 const HIGH_WATER: usize = 1 << 20;
+
+/// How long the writer lets lines gather after the first one wakes it. Lines logged meanwhile
+/// find the buffer non-empty and do not wake it again; a line reaches stderr at most this
+/// much later (the binary's exit and a second signal flush at once).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
 struct Log {
     pending: Mutex<Vec<u8>>,
@@ -50,6 +57,7 @@ fn write_loop(log: &'static Log) {
                 pending = log.wake.wait(pending).unwrap_or_else(|p| p.into_inner());
             }
             drop(pending);
+            std::thread::sleep(LINGER);
             let writing = lock(&log.writing);
             std::mem::swap(&mut *lock(&log.pending), &mut chunk);
             writing

@@ -9,6 +9,7 @@ use super::admission::admit;
 use super::call::{call, Ended};
 use super::claim::Claimed;
 use super::finish::{FinishKind, FinishOp};
+use super::log::Secs;
 use super::outcome::{cancelled, exc, Keep};
 use super::shared::Shared;
 use crate::protocol::now_ms;
@@ -51,8 +52,8 @@ pub(crate) async fn run_job(
     // The job's id, function and try are fields of its span (see running.rs), not repeated
     // here: this line is written for every job.
     info!(
-        "{:6.2}s → {id}:{}({args_str}){}{}",
-        (k.start_ms - job.enqueue_time_ms) as f64 / 1000.0,
+        "{:6}s → {id}:{}({args_str}){}{}",
+        Secs(k.start_ms - job.enqueue_time_ms),
         job.function,
         if k.job_try > 1 {
             format!(" try={}", k.job_try)
@@ -60,7 +61,7 @@ pub(crate) async fn run_job(
             String::new()
         },
         if delayed > 1200 {
-            format!(" delayed={:.2}s", delayed as f64 / 1000.0)
+            format!(" delayed={}s", Secs(delayed))
         } else {
             String::new()
         },
@@ -70,7 +71,8 @@ pub(crate) async fn run_job(
         .started(&job.function, (k.start_ms - c.score).max(0));
 
     let ended = call(&entry.call, ctx, job.args.clone(), timeout, &abort, &stop).await;
-    let took = (now_ms() - k.start_ms) as f64 / 1000.0;
+    let took_ms = now_ms() - k.start_ms;
+    let took = Secs(took_ms);
     let keep = Keep::of(
         entry
             .options
@@ -90,7 +92,7 @@ pub(crate) async fn run_job(
     let (kind, outcome) = match ended {
         Ended::Returned(Ok(v)) => {
             info!(
-                "{took:6.2}s ← {id}:{} ● {}",
+                "{took:6}s ← {id}:{} ● {}",
                 job.function,
                 super::log::value_summary(&v)
             );
@@ -98,7 +100,7 @@ pub(crate) async fn run_job(
         }
         Ended::Returned(Err(TaskError::Retry { defer })) if retry_jobs => {
             info!(
-                "{took:6.2}s ↻ {id}:{} retrying job in {:.2}s",
+                "{took:6}s ↻ {id}:{} retrying job in {:.2}s",
                 job.function,
                 defer.as_secs_f64()
             );
@@ -109,7 +111,7 @@ pub(crate) async fn run_job(
         Ended::Returned(Err(TaskError::Retry { defer })) => {
             // arq's retry_jobs=False: a Retry is a failure like any other exception.
             warn!(
-                "{took:6.2}s ! {id}:{} failed, Retry: <Retry defer {:.2}s>",
+                "{took:6}s ! {id}:{} failed, Retry: <Retry defer {:.2}s>",
                 job.function,
                 defer.as_secs_f64()
             );
@@ -124,7 +126,7 @@ pub(crate) async fn run_job(
         }
         Ended::Returned(Err(TaskError::Failed { exception })) => {
             warn!(
-                "{took:6.2}s ! {id}:{} failed, {}: {}",
+                "{took:6}s ! {id}:{} failed, {}: {}",
                 job.function,
                 exception.name,
                 exception.message()
@@ -132,7 +134,7 @@ pub(crate) async fn run_job(
             (failed(&exception), Outcome::Failed)
         }
         Ended::Panicked => {
-            warn!("{took:6.2}s ! {id}:{} panicked", job.function);
+            warn!("{took:6}s ! {id}:{} panicked", job.function);
             let e = exc(
                 "builtins",
                 "RuntimeError",
@@ -141,28 +143,30 @@ pub(crate) async fn run_job(
             (failed(&e), Outcome::Failed)
         }
         Ended::TimedOut => {
-            warn!("{took:6.2}s ! {id}:{} failed, TimeoutError", job.function);
+            warn!("{took:6}s ! {id}:{} failed, TimeoutError", job.function);
             let e = exc("asyncio.exceptions", "TimeoutError", vec![]);
             (failed(&e), Outcome::Failed)
         }
         Ended::Aborted => {
             shared.metrics.aborted(&job.function);
-            info!("{took:6.2}s ⊘ {id}:{} aborted", job.function);
+            info!("{took:6}s ⊘ {id}:{} aborted", job.function);
             (failed(&cancelled()), Outcome::Failed)
         }
         Ended::Stopped if retry_jobs => {
             info!(
-                "{took:6.2}s ↻ {id}:{} cancelled, will be run again",
+                "{took:6}s ↻ {id}:{} cancelled, will be run again",
                 job.function
             );
             (FinishKind::Retry { incr_score: None }, Outcome::Retried)
         }
         Ended::Stopped => {
-            warn!("{took:6.2}s ! {id}:{} failed, CancelledError", job.function);
+            warn!("{took:6}s ! {id}:{} failed, CancelledError", job.function);
             (failed(&cancelled()), Outcome::Failed)
         }
     };
-    shared.metrics.finished(&job.function, outcome, took);
+    shared
+        .metrics
+        .finished(&job.function, outcome, took_ms as f64 / 1000.0);
     (k.op(entry.is_cron, kind), outcome)
 }
 

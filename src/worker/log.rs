@@ -1,6 +1,7 @@
 //! arq-style one-line job summaries: arguments rendered like Python's repr, truncated.
 
 use lyanna_task_api::{Args, Value};
+use std::fmt;
 
 /// Longest rendering of arguments or results in a log line.
 const MAX_LEN: usize = 80;
@@ -43,10 +44,54 @@ pub fn args_summary(a: &Args) -> String {
     truncate(&out)
 }
 
+/// Milliseconds shown as arq shows seconds (`{:6.2}`: right-aligned in 6, two decimals),
+/// with integer arithmetic: a float formatted to a precision costs more than the rest of a
+/// job line, and every job writes two.
+#[derive(Debug, Clone, Copy)]
+pub struct Secs(pub i64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Hundredths, rounded half away from zero.
+        let centis = (self.0.unsigned_abs() + 5) / 10;
+        let (whole, frac) = (centis / 100, centis % 100);
+        let negative = self.0 < 0 && centis > 0;
+        let digits = whole.checked_ilog10().unwrap_or(0) as usize + 1;
+        let len = digits + 3 + usize::from(negative);
+        let width = f.width().unwrap_or(0);
+        for _ in len..width {
+            f.write_str(" ")?;
+        }
+        if negative {
+            f.write_str("-")?;
+        }
+        write!(f, "{whole}.{frac:02}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use lyanna_task_api::Value;
+
+    #[test]
+    fn secs_read_like_python_seconds() {
+        let cases = [
+            (0, "  0.00"),
+            (4, "  0.00"),
+            (5, "  0.01"),
+            (1_234, "  1.23"),
+            (8_930, "  8.93"),
+            (123_456, "123.46"),
+            (1_234_567, "1234.57"),
+            (-1_500, " -1.50"),
+            (-4, "  0.00"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(format!("{:6}", Secs(ms)), want, "{ms} ms");
+        }
+        assert_eq!(format!("{}", Secs(2_000)), "2.00");
+    }
 
     #[test]
     fn summary_truncates() {

@@ -15,6 +15,7 @@ pub mod execute;
 pub mod finish;
 pub mod health;
 pub mod identity;
+mod inflight;
 pub mod lease;
 pub mod log;
 pub mod outcome;
@@ -57,6 +58,16 @@ pub const FLUSH_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How long a poll in flight when shutdown begins may still run.
 const POLL_GRACE: Duration = Duration::from_secs(1);
+
+/// How long to wait before the next poll: poll_delay, or a growing backoff after a failure.
+fn next_delay(backoff: &mut Backoff, failed: bool, poll_delay: Duration) -> Duration {
+    if failed {
+        backoff.next_delay()
+    } else {
+        backoff.reset();
+        poll_delay
+    }
+}
 
 /// A worker for one queue and task set.
 pub struct Worker {
@@ -196,6 +207,9 @@ impl Worker {
             seen_connections: 0,
             last_abort_clean: None,
             stuck: stuck::StuckCheck::default(),
+            claims: Default::default(),
+            more_due: true,
+            last_quiet: false,
             shared,
         };
         let wake = Arc::new(Notify::new());
@@ -209,49 +223,64 @@ impl Worker {
         self.probe.set_started();
 
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let mut next_poll = Instant::now();
+        let mut poll_now = true;
         loop {
             self.probe.turned();
             if shutdown.is_cancelled() || identity.lost.is_cancelled() {
                 break;
             }
             poller.running.reap();
-            // A poll stuck on a silent Redis (each command waits out its timeout) must not
-            // hold the shutdown back; one that is merely in flight gets a moment to end, so
-            // jobs it has claimed are started (or handed back) rather than left to lapse.
-            let polled = tokio::select! {
-                p = poller.poll(&shutdown) => p,
-                _ = async {
-                    shutdown.cancelled().await;
-                    tokio::time::sleep(POLL_GRACE).await;
-                } => break,
-            };
-            if polled.done {
-                break;
+            if poll_now {
+                // A poll stuck on a silent Redis (each command waits out its timeout) must
+                // not hold the shutdown back.
+                let polled = tokio::select! {
+                    p = poller.poll(&shutdown) => p,
+                    _ = async {
+                        shutdown.cancelled().await;
+                        tokio::time::sleep(POLL_GRACE).await;
+                    } => break,
+                };
+                if polled.done {
+                    break;
+                }
+                next_poll = Instant::now() + next_delay(&mut backoff, polled.failed, s.poll_delay);
             }
-            let delay = if polled.failed {
-                backoff.next_delay()
-            } else {
-                backoff.reset();
-                s.poll_delay
-            };
+            poll_now = true;
+            // In burst mode the queue empties when the last running job's finish is written:
+            // look again then, not a poll_delay later.
+            let wake_on_slot = poller.wants_slots() || (s.burst && poller.running.len() > 0);
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = identity.lost.cancelled() => {}
-                _ = tokio::time::sleep(delay) => {}
-                // In burst mode the queue empties when the last running job's finish is
-                // written: look again then, not a poll_delay later.
-                _ = poller.running.next_done(), if polled.wake_early || (s.burst && poller.running.len() > 0) => {
+                _ = tokio::time::sleep_until(next_poll) => {}
+                Some(done) = poller.claims.next(), if !poller.claims.is_empty() => {
+                    let r = poller.claimed(done);
+                    let mut failed = false;
+                    // A full batch: more may be due, look again now. Short: the queue has
+                    // nothing more due until a producer adds some (the wake-up) or the next
+                    // poll. Failed: back off.
+                    poll_now = poller.note("claiming jobs", r, &mut failed).unwrap_or(false)
+                        || poller.burst_may_be_over();
+                    if failed {
+                        next_poll = Instant::now() + next_delay(&mut backoff, true, s.poll_delay);
+                    }
+                }
+                _ = poller.running.next_done(), if wake_on_slot => {
                     // Finishes land in batches: let the rest of the batch's jobs end so one
                     // claim fills many slots instead of one claim per freed slot.
                     poller.running.settle(&poller.shared).await;
                 }
                 // A function returned: its slot is free while its finish is written.
-                _ = poller.shared.slot_freed.notified(), if polled.wake_early || (s.burst && poller.running.len() > 0) => {
+                _ = poller.shared.slot_freed.notified(), if wake_on_slot => {
                     poller.running.settle(&poller.shared).await;
                 }
                 _ = wake.notified() => {}
             }
         }
+        // A claim in flight when shutdown begins gets a moment to answer, so the jobs it has
+        // claimed are started (or handed back) rather than left to lapse.
+        poller.land_claims(POLL_GRACE).await;
         wakeup_stop.cancel();
         self.probe.set_stopping();
         let graceful_end = s.burst && !shutdown.is_cancelled() && !identity.lost.is_cancelled();

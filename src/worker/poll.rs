@@ -4,9 +4,9 @@
 //! the drain at shutdown.
 
 use super::abort;
-use super::claim::{claim, ClaimRequest};
 use super::cron::CronScheduler;
 use super::health::HealthWriter;
+use super::inflight::{ClaimDone, InFlight, MAX_IN_FLIGHT};
 use super::running::Running;
 use super::shared::Shared;
 use super::FLUSH_DEADLINE;
@@ -34,6 +34,14 @@ pub(super) struct Poller {
     pub seen_connections: u64,
     pub last_abort_clean: Option<Instant>,
     pub stuck: super::stuck::StuckCheck,
+    /// Claims sent and not answered yet.
+    pub claims: InFlight,
+    /// The last claim filled every slot it asked for, or slots ran out before the queue
+    /// did: a slot that frees may take a due job.
+    pub more_due: bool,
+    /// The last poll began with nothing running or claimed (in burst mode it asked Redis
+    /// whether the queue is empty).
+    pub last_quiet: bool,
 }
 
 /// What one poll found.
@@ -41,8 +49,6 @@ pub(super) struct Poller {
 pub(super) struct Polled {
     /// Burst mode: nothing left to do.
     pub done: bool,
-    /// Look again as soon as a job ends (the slots were full, or a full batch was claimed).
-    pub wake_early: bool,
     /// A step failed: back off before the next poll.
     pub failed: bool,
 }
@@ -61,10 +67,13 @@ impl Poller {
             }
         };
         self.count_connections();
-        let claimed = self.claim_step(&mut conn, shutdown).await;
-        polled.wake_early = self
-            .note("claiming jobs", claimed, &mut polled.failed)
-            .unwrap_or(false);
+        // Burst mode ends once nothing is running or claimed and the queue is empty: whether
+        // anything is, is read before this poll's claim goes out (a claim in flight would
+        // hide an empty queue for ever). A claim sent here that still finds a job is landed
+        // and its job run before the worker exits.
+        let quiet = self.claims.is_empty() && self.running.len() == 0;
+        self.last_quiet = quiet;
+        self.claim_step(&conn, shutdown);
         if self.shared.settings.allow_abort_jobs {
             let r = self.abort_step(&mut conn).await;
             self.note("reading aborts (arq:abort)", r, &mut polled.failed);
@@ -82,7 +91,7 @@ impl Poller {
         let r = self.crons.enqueue_due(&self.shared).await;
         self.note("enqueuing cron jobs", r, &mut polled.failed);
         if self.shared.settings.burst {
-            let r = self.burst_done(&mut conn).await;
+            let r = self.burst_done(&mut conn, quiet).await;
             polled.done = self
                 .note("checking the queue", r, &mut polled.failed)
                 .unwrap_or(false);
@@ -90,7 +99,7 @@ impl Poller {
         polled
     }
 
-    fn note<T>(&self, what: &str, r: redis::RedisResult<T>, failed: &mut bool) -> Option<T> {
+    pub fn note<T>(&self, what: &str, r: redis::RedisResult<T>, failed: &mut bool) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -111,53 +120,63 @@ impl Poller {
         self.seen_connections = made;
     }
 
-    /// Claims as many due jobs as there are free slots (at most queue_read_limit, as arq
-    /// reads at most that many ids per poll) and starts them. Returns whether to look again
-    /// as soon as a job ends.
-    async fn claim_step(
-        &mut self,
-        conn: &mut MultiplexedConnection,
-        shutdown: &CancellationToken,
-    ) -> redis::RedisResult<bool> {
+    /// Sends a claim for as many due jobs as there are free slots (at most queue_read_limit,
+    /// as arq reads at most that many ids per poll), unless enough claims are in flight
+    /// already; [`Poller::claimed`] starts what it gets.
+    fn claim_step(&mut self, conn: &MultiplexedConnection, shutdown: &CancellationToken) {
         let s = &self.shared.settings;
         // A job whose function has returned holds its slot only until its finish is written;
         // that slot takes a new job meanwhile, so a claim overlaps the finish round trip
         // instead of waiting for it. At most max_jobs functions run at once (arq's meaning of
-        // max_jobs), and at most 2 x max_jobs jobs are held (running or finishing).
+        // max_jobs), and at most 2 x max_jobs jobs are held (running, finishing, or asked for
+        // by a claim in flight).
         let running = self.running.len();
         let finishing = self
             .shared
             .finishing
             .load(std::sync::atomic::Ordering::Acquire)
             .min(running);
+        let claiming = self.claims.slots;
         let free = s
             .max_jobs
-            .saturating_sub(running - finishing)
-            .min((2 * s.max_jobs).saturating_sub(running));
+            .saturating_sub(running - finishing + claiming)
+            .min((2 * s.max_jobs).saturating_sub(running + claiming));
         let mut want = free.min(s.queue_read_limit.max(1));
         if s.burst && s.max_burst_jobs >= 0 {
-            want = want.min((s.max_burst_jobs as u64).saturating_sub(self.burst_started) as usize);
+            let started = self.burst_started + claiming as u64;
+            want = want.min((s.max_burst_jobs as u64).saturating_sub(started) as usize);
         }
-        if want == 0 || shutdown.is_cancelled() || self.shared.identity.lost.is_cancelled() {
-            // Full: the next finished job frees a slot, look again then.
-            return Ok(free == 0);
+        if shutdown.is_cancelled() || self.shared.identity.lost.is_cancelled() {
+            return;
         }
-        let req = ClaimRequest {
-            queue: &s.queue_name,
-            lease_set: &self.shared.identity.lease_set,
-            // Python producers score with round(time * 1000), up to half a ms ahead of our
-            // truncated clock; woken by the ZADD's notification within that ms, we would find
-            // the job not yet due and sleep past it.
-            now_ms: now_ms() + 1,
-            in_progress_ttl_ms: self.shared.lease_ttl.as_millis() as i64,
-            max_claim: want,
-            read_limit: s.queue_read_limit.max(1),
-            aborts_enabled: s.allow_abort_jobs,
-            token_prefix: &self.shared.identity.token_prefix,
-            first_token: self.shared.reserve_tokens(want),
-            held: self.shared.leases.ids(),
+        if self.claims.len() >= MAX_IN_FLIGHT {
+            // The next reply looks again.
+            self.more_due = false;
+            return;
+        }
+        // A second claim in flight only for a batch worth its round trip; the slots of the
+        // rest of a finish batch are freed a moment later.
+        let min_batch = if self.claims.is_empty() {
+            1
+        } else {
+            (s.max_jobs / 2).max(1)
         };
-        let claimed = claim(conn, &req).await?;
+        if want < min_batch {
+            // Full (or nearly): the next finished job frees a slot, look again then.
+            self.more_due = true;
+            return;
+        }
+        self.claims.send(&self.shared, conn.clone(), want);
+        // Slots that free while this claim is in flight can go to a second one.
+        self.more_due = true;
+    }
+
+    /// Starts the jobs of a claim that has answered; whether to look again at once (every
+    /// slot it asked for was filled, so more may be due).
+    pub fn claimed(&mut self, done: ClaimDone) -> redis::RedisResult<bool> {
+        let full = done.full();
+        let want = done.want;
+        let claimed = done.result?;
         if claimed.iter().any(|c| {
             c.payload
                 .as_ref()
@@ -171,13 +190,50 @@ impl Poller {
             running = self.running.len(),
             "claimed"
         );
-        // A full batch means more may be due: look again as soon as a slot frees.
-        let wake_early = claimed.len() == want;
         self.burst_started += claimed.len() as u64;
         for c in claimed {
             self.running.spawn(&self.shared, c, &self.stop_jobs);
         }
-        Ok(wake_early)
+        self.more_due = full;
+        Ok(full)
+    }
+
+    /// Burst mode: the last job has ended since the last poll looked at the queue, so look
+    /// again now rather than a poll_delay later (the burst may be over).
+    pub fn burst_may_be_over(&self) -> bool {
+        self.shared.settings.burst
+            && !self.last_quiet
+            && self.claims.is_empty()
+            && self.running.len() == 0
+    }
+
+    /// Whether a slot that frees should wake the loop: more jobs may be due and another
+    /// claim may be sent.
+    pub fn wants_slots(&self) -> bool {
+        self.more_due && self.claims.len() < MAX_IN_FLIGHT
+    }
+
+    /// At shutdown: starts what the claims in flight claimed, if they answer within `grace`
+    /// (the drain then runs or hands back those jobs as any other); else leaves it to lapse.
+    pub async fn land_claims(&mut self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while !self.claims.is_empty() {
+            match tokio::time::timeout_at(deadline, self.claims.next()).await {
+                Ok(Some(done)) => {
+                    let r = self.claimed(done);
+                    let mut failed = false;
+                    self.note("claiming jobs", r, &mut failed);
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    warn!(
+                        claims = self.claims.len(),
+                        "claims still unanswered at shutdown: what they claimed runs again elsewhere once its leases lapse"
+                    );
+                    self.claims.abandon();
+                }
+            }
+        }
     }
 
     async fn abort_step(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
@@ -195,10 +251,22 @@ impl Poller {
         Ok(())
     }
 
-    async fn burst_done(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<bool> {
+    /// Whether a burst is over; `quiet`: nothing was running or claimed when this poll began.
+    async fn burst_done(
+        &mut self,
+        conn: &mut MultiplexedConnection,
+        quiet: bool,
+    ) -> redis::RedisResult<bool> {
         let s = &self.shared.settings;
         if s.max_burst_jobs >= 0 && self.burst_started >= s.max_burst_jobs as u64 {
-            return Ok(true);
+            // Whatever is claimed or running is waited for by the drain.
+            return Ok(self.claims.is_empty());
+        }
+        // Our running jobs are in the queue until their finishes remove them: while any runs
+        // the queue cannot be empty (or, if another process removed them, the burst still
+        // ends only once they have), so Redis is asked only once none does.
+        if !quiet {
+            return Ok(false);
         }
         let queued: u64 = redis::cmd("ZCARD")
             .arg(&s.queue_name)
