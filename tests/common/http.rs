@@ -75,7 +75,8 @@ pub fn post_form(
     post(port, path, headers, &body)
 }
 
-/// `method path` on 127.0.0.1:port; `Err` when the connection fails or no complete answer
+/// `method path` on 127.0.0.1:port (with `Host: 127.0.0.1:port` unless `headers` name
+/// another); `Err` when the connection fails or no complete answer
 /// arrives within `timeout` (for polling a server that may not be up yet).
 pub fn try_request(
     port: u16,
@@ -89,10 +90,14 @@ pub fn try_request(
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    head.push_str(&format!(
+        "Connection: close\r\nContent-Length: {}\r\n",
         body.len()
-    );
+    ));
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
