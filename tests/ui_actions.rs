@@ -6,9 +6,9 @@
 mod common;
 mod ui_support;
 
-use common::http::{get, post};
 use common::*;
 use std::time::Duration;
+use testkit::http::{get, post};
 use ui_support::*;
 
 /// Without a token every POST is 403; with one, a POST without a session, with a session but

@@ -7,9 +7,9 @@
 mod common;
 mod ui_support;
 
-use common::http::{form_value, get, post, Answer};
 use common::*;
 use std::net::Ipv4Addr;
+use testkit::http::{form_value, get, post, Answer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ui_support::*;
 

@@ -9,10 +9,10 @@ mod common;
 mod ui_browser_support;
 
 use common::browser::Browser;
-use common::http::{self, form_value};
 use common::*;
 use serde_json::json;
 use std::collections::BTreeSet;
+use testkit::http::{self, form_value};
 use ui_browser_support::*;
 
 /// The harness itself: Chromium loads a page the worker serves, and the recorder catches a

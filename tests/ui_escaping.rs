@@ -5,8 +5,8 @@
 mod common;
 mod ui_support;
 
-use common::http::{form_value, get};
 use common::*;
+use testkit::http::{form_value, get};
 use ui_support::*;
 
 /// Ids, function names, arguments and error messages made of HTML come back as text.

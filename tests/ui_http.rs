@@ -8,9 +8,9 @@
 mod common;
 mod ui_support;
 
-use common::http::{form_value, get};
 use common::*;
 use std::time::Duration;
+use testkit::http::{form_value, get};
 use ui_support::*;
 
 /// Queued, deferred, running and finished jobs from Python; the overview's row equals the

@@ -4,9 +4,9 @@
 //! elements (`data-field` cells, rows by `data-*` id).
 #![allow(dead_code)]
 
-use crate::common::http::{form_value, get, post, Answer};
 use crate::common::*;
 use std::time::{Duration, Instant};
+use testkit::http::{form_value, get, post, Answer};
 
 pub const TOKEN: &str = "ui-test-token-5f1c2a";
 
