@@ -229,6 +229,8 @@ pub async fn serve(
         app = app.merge(crate::ui::router(ui));
     }
     tokio::spawn(async move {
+        // Peer addresses for the dashboard's wrong-token limit (per client).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let r = axum::serve(listener, app)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;

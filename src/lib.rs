@@ -28,7 +28,8 @@
 //! - [`dashboard`]: the dashboard's read model (per queue counts, workers from the health
 //!   keys, throughput from the results, job listings, one job, cron) and its actions (abort,
 //!   retry, delete: arq client calls), shared by the pages and the CLI.
-//! - [`ui`]: the web dashboard under `/ui`: routes, token/session/CSRF auth, maud pages.
+//! - [`ui`]: the web dashboard under `/ui`: routes, token/session/CSRF auth, the Host check
+//!   (DNS rebinding) and the wrong-token limit, maud pages.
 //! - [`commands`]: what each command line does (worker, `--check`, client commands; the
 //!   dashboard's `jobs` / `retry` / `delete` in `commands/jobs.rs`) and its output and exit
 //!   codes.

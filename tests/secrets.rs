@@ -188,15 +188,15 @@ fn exercise(form: &Form, redis: &mut PortRedis, json: bool) {
         &format!("/ui/job/{id}"),
         "/ui/login",
     ] {
-        pages.push_str(&common::http::get(http, path, &[]).body);
+        pages.push_str(&testkit::http::get(http, path, &[]).body);
     }
-    let wrong = common::http::post(http, "/ui/login", &[], "token=AdminTok-wrong");
+    let wrong = testkit::http::post(http, "/ui/login", &[], "token=AdminTok-wrong");
     assert_eq!(wrong.status, 403, "{what}: wrong token accepted");
-    let right = common::http::post(http, "/ui/login", &[], &format!("token={ADMIN_TOKEN}"));
+    let right = testkit::http::post(http, "/ui/login", &[], &format!("token={ADMIN_TOKEN}"));
     assert_eq!(right.status, 303, "{what}: the admin token is refused");
     pages.push_str(&format!("{:?}{}", right.headers, right.body));
     let bearer = format!("Bearer {ADMIN_TOKEN}");
-    let del = common::http::post(
+    let del = testkit::http::post(
         http,
         &format!("/ui/job/{id}/delete"),
         &[("Authorization", &bearer)],

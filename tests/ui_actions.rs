@@ -1,13 +1,14 @@
 //! The dashboard's actions over plain HTTP, with Python arq checking what they did: refused
 //! without the token, the CSRF token or a valid session (Redis unchanged), and with them
-//! abort / retry / delete agree with Python's `Job.status()`, `Job.result()` and
-//! `enqueue_job(_job_id=...)`; the CLI's `jobs / retry / delete` on the same code.
+//! abort / retry / delete agree with Python's `Job.status()`, `Job.result()`, `Job.abort()`
+//! and `enqueue_job(_job_id=...)`; the CLI's `jobs / retry / delete` on the same code.
 
 mod common;
 mod ui_support;
 
-use common::http::{get, post};
 use common::*;
+use std::time::Duration;
+use testkit::http::{get, post};
 use ui_support::*;
 
 /// Without a token every POST is 403; with one, a POST without a session, with a session but
@@ -48,6 +49,8 @@ async fn actions_are_refused_without_token_or_csrf() {
 
     let rw = serve(&queue, &["--admin-token", TOKEN]);
     let (cookie, csrf) = login(rw.port);
+    // Each wrong token (the login's, the bearers' below) counts against the client's limit of
+    // 5 a minute (tests/ui_auth.rs): this test makes exactly 5, and logs in before them.
     let wrong_cookie = "lyanna_ui=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     assert_eq!(post(rw.port, "/ui/login", &[], "token=wrong").status, 403);
     for path in &actions {
@@ -95,6 +98,75 @@ async fn actions_are_refused_without_token_or_csrf() {
     );
     assert_eq!(r.status, 403, "the session outlived its logout");
     assert_eq!(dump(&mut conn, &queue, &ids).await, before);
+    drop_queue(&mut conn, &queue).await;
+}
+
+/// A running job aborted from a session ends as Python's `job.abort()` / `job.result()` say;
+/// aborting it again (finished) is 409, an unknown id 404.
+#[tokio::test(flavor = "multi_thread")]
+async fn abort_of_a_running_job_agrees_with_python_arq() {
+    let queue = unique_queue("ui-abort");
+    let s = serve(&queue, &["--admin-token", TOKEN]);
+    let mut conn = redis_conn(&redis_url()).await;
+    let sleeper = enqueue(&queue, "sleep_ms", "[30000]");
+    let key = format!("arq:in-progress:{sleeper}");
+    let running = wait_until(Duration::from_secs(20), || {
+        let mut c = conn.clone();
+        let key = key.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(&key)
+                .query_async::<bool>(&mut c)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert!(running, "the job never started");
+    let (cookie, csrf) = login(s.port);
+    let running_page = get(
+        s.port,
+        &format!("/ui/job/{sleeper}"),
+        &[("Cookie", &cookie)],
+    );
+    assert!(
+        running_page.body.contains("<form id=\"abort\""),
+        "{}",
+        running_page.body
+    );
+    let r = post(
+        s.port,
+        &format!("/ui/job/{sleeper}/abort"),
+        &[("Cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    wait_results(&mut conn, std::slice::from_ref(&sleeper)).await;
+    let res: serde_json::Value = serde_json::from_str(&py(&["result", &queue, &sleeper])).unwrap();
+    assert_eq!(res["success"], false);
+    assert_eq!(res["exception"], "CancelledError", "{res}");
+    assert_eq!(py(&["status", &queue, &sleeper]), "complete");
+    assert_eq!(py(&["abort", &queue, &sleeper]), "true");
+    let page = get(s.port, &format!("/ui/job/{sleeper}"), &[]);
+    assert_eq!(
+        field(&page.body, "exception_class").as_deref(),
+        Some("asyncio.exceptions.CancelledError")
+    );
+    // An action that does not apply: abort of a finished job.
+    let r = post(
+        s.port,
+        &format!("/ui/job/{sleeper}/abort"),
+        &[("Cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(r.status, 409);
+    let r = post(
+        s.port,
+        "/ui/job/no-such-job/abort",
+        &[("Cookie", &cookie)],
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(r.status, 404);
     drop_queue(&mut conn, &queue).await;
 }
 

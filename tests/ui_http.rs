@@ -1,19 +1,21 @@
 //! The dashboard's pages over plain HTTP against a worker on the shared Redis, with jobs
-//! enqueued by Python arq: the overview's numbers equal what Redis holds, job pages show what
-//! arq stored, every value from Redis is escaped, `--ui off` leaves only the probes. Actions
-//! are in `tests/ui_actions.rs`; the real-browser tests are separate.
+//! enqueued by Python arq: the overview's numbers equal what Redis holds, job pages and
+//! listings show what arq stored, a Python worker's health key, the cron page. Escaping is in
+//! `tests/ui_escaping.rs`, who may reach the dashboard (Host, login limit, `--ui off`) in
+//! `tests/ui_auth.rs`, the actions in `tests/ui_actions.rs`; the real-browser tests are
+//! separate.
 
 mod common;
 mod ui_support;
 
-use common::http::{form_value, get, post};
 use common::*;
 use std::time::Duration;
+use testkit::http::{form_value, get};
 use ui_support::*;
 
 /// Queued, deferred, running and finished jobs from Python; the overview's row equals the
-/// counts computed from Redis; the failed job's page shows its exception; a running job
-/// aborted from the dashboard ends as Python's `job.abort()` / `job.result()` say.
+/// counts computed from Redis; the failed job's page shows its exception; the listings filter,
+/// page and find by id.
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_and_job_pages_match_redis() {
     let queue = unique_queue("ui-overview");
@@ -197,52 +199,6 @@ async fn overview_and_job_pages_match_redis() {
         Some(format!("/ui/job/{failed}").as_str())
     );
 
-    // Abort a running job from a session; Python agrees it was aborted.
-    let (cookie, csrf) = login(s.port);
-    let running_page = get(
-        s.port,
-        &format!("/ui/job/{}", sleepers[0]),
-        &[("Cookie", &cookie)],
-    );
-    assert!(
-        running_page.body.contains("<form id=\"abort\""),
-        "{}",
-        running_page.body
-    );
-    let r = post(
-        s.port,
-        &format!("/ui/job/{}/abort", sleepers[0]),
-        &[("Cookie", &cookie)],
-        &format!("csrf={csrf}"),
-    );
-    assert_eq!(r.status, 303, "{}", r.body);
-    wait_results(&mut conn, &sleepers[..1]).await;
-    let res: serde_json::Value =
-        serde_json::from_str(&py(&["result", &queue, &sleepers[0]])).unwrap();
-    assert_eq!(res["success"], false);
-    assert_eq!(res["exception"], "CancelledError", "{res}");
-    assert_eq!(py(&["status", &queue, &sleepers[0]]), "complete");
-    assert_eq!(py(&["abort", &queue, &sleepers[0]]), "true");
-    let page = get(s.port, &format!("/ui/job/{}", sleepers[0]), &[]);
-    assert_eq!(
-        field(&page.body, "exception_class").as_deref(),
-        Some("asyncio.exceptions.CancelledError")
-    );
-    // An action that does not apply: abort of a finished job.
-    let r = post(
-        s.port,
-        &format!("/ui/job/{failed}/abort"),
-        &[("Cookie", &cookie)],
-        &format!("csrf={csrf}"),
-    );
-    assert_eq!(r.status, 409);
-    let r = post(
-        s.port,
-        "/ui/job/no-such-job/abort",
-        &[("Cookie", &cookie)],
-        &format!("csrf={csrf}"),
-    );
-    assert_eq!(r.status, 404);
     drop_queue(&mut conn, &queue).await;
 }
 
@@ -300,123 +256,6 @@ async fn python_worker_health_key_shows_as_arq() {
         .query_async(&mut conn)
         .await
         .unwrap();
-}
-
-/// Ids, function names, arguments and error messages made of HTML come back as text.
-#[tokio::test(flavor = "multi_thread")]
-async fn hostile_values_are_escaped() {
-    let queue = unique_queue("ui-hostile");
-    let mut conn = redis_conn(&redis_url()).await;
-    let s = serve(&queue, &["--admin-token", TOKEN]);
-    let payload = "<script>alert(1)</script>\"'><img src=x onerror=alert(2)>";
-    let id = format!("hostile-{}-{payload}", &uid()[..8]);
-    let args = serde_json::to_string(&vec![payload]).unwrap();
-    let a = py(&["enqueue", &queue, "fail", &args, &id]);
-    assert_eq!(a, id);
-    // An unknown function whose name is markup: our worker fails it, naming the function.
-    let b = py(&["enqueue", &queue, &format!("fn{payload}"), &args]);
-    let c = py(&[
-        "enqueue",
-        &queue,
-        "echo",
-        &args,
-        &format!("deferred-{}-{payload}", &uid()[..8]),
-        "3600",
-    ]);
-    wait_results(&mut conn, &[a.clone(), b.clone()]).await;
-    let (cookie, _) = login(s.port);
-    let enc = |s: &str| form_value(s);
-    let mut pages = vec![
-        get(s.port, "/ui", &[]),
-        get(s.port, &format!("/ui/jobs?queue={}", enc(&queue)), &[]),
-        get(
-            s.port,
-            &format!("/ui/jobs?queue={}&state=complete", enc(&queue)),
-            &[],
-        ),
-        get(
-            s.port,
-            &format!(
-                "/ui/jobs?queue={}&state=complete&function={}",
-                enc(&queue),
-                enc(&format!("fn{payload}"))
-            ),
-            &[],
-        ),
-        get(
-            s.port,
-            &format!("/ui/jobs?q={}", enc("<script>nothing</script>")),
-            &[],
-        ),
-        get(
-            s.port,
-            &format!("/ui/jobs?queue={}&function={}", enc(&queue), enc(payload)),
-            &[],
-        ),
-    ];
-    for id in [&a, &b, &c] {
-        let p = get(
-            s.port,
-            &format!("/ui/job/{}", enc(id)),
-            &[("Cookie", &cookie)],
-        );
-        assert_eq!(p.status, 200, "{id}");
-        pages.push(p);
-    }
-    let all: String = pages.iter().map(|p| p.body.as_str()).collect();
-    assert!(!all.contains("<script>"), "unescaped script tag");
-    assert!(!all.contains("<img"), "unescaped img tag");
-    assert!(!all.contains("onerror=alert(2)>"));
-    assert!(all.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    let job_a = &pages[pages.len() - 3].body;
-    assert!(
-        job_a.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&gt;&lt;img")
-            || job_a.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&gt;&lt;img"),
-        "{job_a}"
-    );
-    let msg = field(job_a, "exception_message").expect("exception message");
-    assert!(
-        msg.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;")
-            && msg.contains("&lt;img src=x onerror=alert(2)&gt;"),
-        "{msg}"
-    );
-    let job_b = &pages[pages.len() - 2].body;
-    assert!(job_b.contains("fn&lt;script&gt;"), "{job_b}");
-    // The action forms post to the percent-encoded id.
-    assert!(job_a.contains(&format!(
-        "action=\"/ui/job/{}/delete\"",
-        lyanna_worker::dashboard::ids::encode_segment(a.as_bytes())
-    )));
-    for p in &pages {
-        assert_headers(p);
-    }
-    drop_queue(&mut conn, &queue).await;
-}
-
-/// `--ui off`: no dashboard, the probes and metrics as before.
-#[test]
-fn ui_off_serves_only_the_probes() {
-    let queue = unique_queue("ui-off");
-    let s = serve(&queue, &["--ui", "off", "--admin-token", TOKEN]);
-    for path in ["/ui", "/ui/jobs", "/ui/login", "/ui/static/style.css"] {
-        assert_eq!(get(s.port, path, &[]).status, 404, "{path}");
-    }
-    assert_eq!(
-        post(s.port, "/ui/login", &[], &format!("token={TOKEN}")).status,
-        404
-    );
-    assert_eq!(get(s.port, "/livez", &[]).status, 200);
-    assert_eq!(get(s.port, "/readyz", &[]).status, 200);
-    let m = get(s.port, "/metrics", &[]);
-    assert_eq!(m.status, 200);
-    assert!(m.body.contains("# EOF"));
-    assert!(m.header("content-security-policy").is_none());
-    let s2 = serve(&queue, &[]);
-    let css = get(s2.port, "/ui/static/style.css", &[]);
-    assert_eq!(css.status, 200);
-    assert!(css.header("content-type").unwrap().starts_with("text/css"));
-    assert_eq!(get(s2.port, "/ui/nowhere", &[]).status, 404);
-    assert_eq!(get(s2.port, "/livez", &[]).status, 200);
 }
 
 /// The cron page of a worker running a per-second cron job (on a private Redis: cron ids are

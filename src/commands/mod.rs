@@ -50,7 +50,10 @@ pub async fn run(
                 problem,
             })?;
             let ui = if cli.dashboard.enabled()? {
-                Some(cli.dashboard.token()?)
+                Some(UiSettings {
+                    token: cli.dashboard.token()?,
+                    hosts: cli.dashboard.allowed_hosts()?,
+                })
             } else {
                 None
             };
@@ -77,11 +80,17 @@ pub async fn run(
 }
 
 /// Where the admin server listens, how long its readiness PING may take, and whether it
-/// serves the dashboard (with the admin token, if any).
+/// serves the dashboard.
 struct AdminSettings {
     http: HttpAddr,
     ready_timeout: Duration,
-    ui: Option<Option<crate::conn::Secret>>,
+    ui: Option<UiSettings>,
+}
+
+/// The dashboard's admin token, if any, and the Host names it answers to.
+struct UiSettings {
+    token: Option<crate::conn::Secret>,
+    hosts: crate::ui::hosts::AllowedHosts,
 }
 
 async fn run_worker(
@@ -98,15 +107,16 @@ async fn run_worker(
     let redis = Redis::new(&redis_settings)?;
     let admin_stop = CancellationToken::new();
     if let HttpAddr::At(addr) = admin.http {
-        let ui = admin.ui.map(|token| {
+        let ui = admin.ui.map(|ui| {
             crate::ui::Ui::new(
                 crate::dashboard::Dashboard::new(
                     redis.clone(),
                     settings.queue_name.clone(),
                     settings.codec,
                 ),
-                crate::ui::auth::Auth::new(token),
+                crate::ui::auth::Auth::new(ui.token),
                 crate::dashboard::CronView::new(&tasks.cron_jobs, settings.timezone),
+                ui.hosts,
             )
         });
         admin::serve(

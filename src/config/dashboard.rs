@@ -1,8 +1,10 @@
-//! The dashboard's flags: whether `/ui` is served, and the admin token that enables its
-//! actions (a [`Secret`]: masked in `Debug`, scrubbed from the log and exit messages).
+//! The dashboard's flags: whether `/ui` is served, the admin token that enables its actions
+//! (a [`Secret`]: masked in `Debug`, scrubbed from the log and exit messages), and the Host
+//! names it answers to besides loopback and IP literals.
 
 use super::errors::{bad, ConfigError};
 use crate::conn::Secret;
+use crate::ui::hosts::AllowedHosts;
 use clap::Args as ClapArgs;
 
 #[derive(ClapArgs, Debug)]
@@ -15,6 +17,15 @@ pub struct DashboardFlags {
     /// the command line, which other users of the host can read.
     #[arg(long, env = "LYANNA_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+    /// Host names the dashboard answers to besides localhost and IP literals (any port), for
+    /// reaching it by a Service or DNS name; other Hosts get 421 (against DNS rebinding).
+    /// Comma list of NAME, .DOMAIN (it and its subdomains) or * (any Host).
+    #[arg(
+        long = "ui-allowed-hosts",
+        env = "LYANNA_UI_ALLOWED_HOSTS",
+        value_name = "HOST,..."
+    )]
+    pub ui_allowed_hosts: Option<String>,
 }
 
 impl DashboardFlags {
@@ -42,6 +53,11 @@ impl DashboardFlags {
             None => Ok(None),
         }
     }
+
+    pub fn allowed_hosts(&self) -> Result<AllowedHosts, ConfigError> {
+        AllowedHosts::parse(self.ui_allowed_hosts.as_deref().unwrap_or(""))
+            .map_err(|e| bad("--ui-allowed-hosts", "LYANNA_UI_ALLOWED_HOSTS", e))
+    }
 }
 
 #[cfg(test)]
@@ -59,5 +75,21 @@ mod tests {
         assert!(format!("{cli:?}").contains("***") && !format!("{cli:?}").contains("tok\""));
         assert!(parse(&["--ui", "maybe"]).dashboard.enabled().is_err());
         assert!(parse(&["--admin-token", " "]).dashboard.token().is_err());
+        let hosts = parse(&["--ui-allowed-hosts", "lyanna-arq,.example.com"])
+            .dashboard
+            .allowed_hosts()
+            .unwrap();
+        assert_eq!(
+            hosts.check(Some("a.example.com:8080")),
+            crate::ui::hosts::HostVerdict::Allowed
+        );
+        let e = parse(&["--ui-allowed-hosts", "http://x"])
+            .dashboard
+            .allowed_hosts()
+            .unwrap_err();
+        assert_eq!(
+            (e.flag, e.env),
+            ("--ui-allowed-hosts", "LYANNA_UI_ALLOWED_HOSTS")
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! - `redis.rs`: those flags and the blog's sentinel variables -> [`RedisSettings`].
 //! - `worker.rs`: the worker's flags ([`WorkerFlags`]) -> [`WorkerSettings`], the admin
 //!   address.
-//! - `dashboard.rs`: `--ui` and `--admin-token` ([`DashboardFlags`]).
+//! - `dashboard.rs`: `--ui`, `--admin-token` and `--ui-allowed-hosts` ([`DashboardFlags`]).
 //! - `errors.rs`: [`ConfigError`] (exit 64, naming flag and variable).
 //! - `values.rs`: parsers shared by the settings (seconds, ...).
 //!

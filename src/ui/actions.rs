@@ -4,6 +4,8 @@
 //! apply, 303 to the job's page when done.
 
 use super::auth::{Auth, Caller};
+use super::guard::too_many;
+use super::limit::retry_after_secs;
 use super::pages;
 use super::params::{non_empty, parse};
 use super::routes::{html, query, queue_of, unavailable};
@@ -11,9 +13,11 @@ use super::Ui;
 use crate::dashboard::ids::{decode_segment, encode_query, encode_segment};
 use crate::dashboard::ActionError;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
 
 fn forbidden(why: &'static str) -> Response {
     (StatusCode::FORBIDDEN, format!("forbidden: {why}\n")).into_response()
@@ -23,13 +27,36 @@ fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-pub async fn login(State(ui): State<Ui>, headers: HeaderMap, body: Bytes) -> Response {
+/// The login form. Each try is counted against the client's wrong-token budget before the
+/// token is compared (see `limit.rs`); once it is used up, 429 whatever the token.
+pub async fn login(
+    State(ui): State<Ui>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if !ui.0.auth.enabled() {
         return forbidden("no admin token is configured; the dashboard is read-only");
+    }
+    if let Err(left) = ui.0.limiter.attempt(peer.ip(), Instant::now()) {
+        tracing::warn!(client = %peer.ip(), "dashboard: too many wrong tokens");
+        let flash = format!(
+            "Too many wrong tokens: try again in {} s.",
+            retry_after_secs(left)
+        );
+        let page = html(
+            &ui,
+            &headers,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&flash),
+            pages::login::render,
+        );
+        return too_many(left, page);
     }
     let form = parse(&body);
     match ui.0.auth.login(non_empty(&form, "token").unwrap_or("")) {
         Some(session) => {
+            ui.0.limiter.succeeded(peer.ip());
             let mut r = see_other("/ui?done=login");
             if let Ok(v) = Auth::cookie_for(&session).parse() {
                 r.headers_mut().insert(header::SET_COOKIE, v);

@@ -48,6 +48,15 @@ fn random_hex() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The token of an `Authorization: Bearer TOKEN` header, if the request has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
 /// The value of cookie `name` in a request's `Cookie` headers.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -73,7 +82,8 @@ impl Auth {
         self.token.is_some()
     }
 
-    fn token_matches(&self, given: &str) -> bool {
+    /// Whether `given` is the token (constant-time); false when none is configured.
+    pub fn token_matches(&self, given: &str) -> bool {
         self.token
             .as_ref()
             .is_some_and(|t| ct_eq(t.expose(), given))
@@ -112,12 +122,8 @@ impl Auth {
         if self.token.is_none() {
             return Caller::Anonymous;
         }
-        let bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if let Some(given) = bearer {
-            return if self.token_matches(given.trim()) {
+        if let Some(given) = bearer(headers) {
+            return if self.token_matches(given) {
                 Caller::Bearer
             } else {
                 Caller::Anonymous

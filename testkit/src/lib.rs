@@ -10,7 +10,7 @@
 //! | [`process`] | a child process with its own log file, killed on drop |
 //! | [`redis_server`] | private `redis-server` processes that stop and start on one port |
 //! | [`redis_client`] | connections to a test Redis |
-//! | [`http`] | a tiny HTTP/1.1 GET client for the admin server |
+//! | [`http`] | the HTTP/1.1 client: any request to a loopback server, the probes, metrics |
 //! | [`proxy`] | a loopback TCP proxy that cuts, blackholes or drops replies on cue |
 //! | [`text`] | logs: colour codes stripped, lines counted, a file's tail |
 //! | [`cleanup`] | async clean-up (test keys, scratch databases) from a `Drop` |
@@ -27,7 +27,7 @@ pub mod text;
 pub mod wait;
 
 pub use cleanup::block_on_own_thread;
-pub use http::{dechunk, http_get, metric_line, metric_value, readyz, status};
+pub use http::{http_get, metric_line, metric_value, readyz, status};
 pub use ids::{mysql_url, redis_url, short_uid, uid, unique_queue};
 pub use ports::{free_port, wait_for_port};
 pub use process::Process;

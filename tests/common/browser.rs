@@ -1,7 +1,7 @@
 //! A real headless Chromium driven over the W3C WebDriver protocol: `/usr/bin/chromedriver`
 //! on a free loopback port, one session with a private profile, and the few commands the
 //! dashboard tests need. Blocking (the tests drive processes; nothing here needs a runtime);
-//! the HTTP is `common::http`, so this adds no dependency.
+//! the HTTP is `testkit::http`, so this adds no dependency.
 //!
 //! Every new document gets a recorder (installed through the DevTools protocol before any of
 //! the page's scripts, so the page's CSP does not apply to it) that notes each `alert`,
@@ -12,11 +12,11 @@
 //! running with the session's private profile directory on its command line (a Chromium
 //! left behind by a chromedriver that died first).
 
-use super::http;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use testkit::http;
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The browser itself, without Debian's launcher script (which only adds desktop flags).

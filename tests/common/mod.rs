@@ -1,14 +1,12 @@
 //! What the root crate's integration tests share: worker processes started from the built
 //! binary (stopped on drop), private `redis-server` processes on free ports, the Python arq
-//! venv and its workers, the library client on the shared Redis, (`http`) a small blocking
-//! HTTP client with POST and headers, and (`browser`) a headless Chromium driven over
-//! WebDriver. The pieces every test harness repeats (ids, ports, waiting, child processes,
-//! `redis-server`, the fault proxy, log text) live in the `testkit` crate (`testkit/`) and are
-//! re-exported here.
+//! venv and its workers, the library client on the shared Redis, and (`browser`) a headless
+//! Chromium driven over WebDriver. The pieces every test harness repeats (ids, ports, waiting,
+//! child processes, `redis-server`, the fault proxy, log text, the HTTP client
+//! `testkit::http`) live in the `testkit` crate (`testkit/`) and are re-exported here.
 #![allow(dead_code, unused_imports)]
 
 pub mod browser;
-pub mod http;
 pub use testkit::proxy;
 pub use testkit::{
     count_lines, count_lines_with, free_port, redis_conn, redis_url, strip_ansi, uid, unique_queue,

@@ -6,7 +6,7 @@
 pub mod manifests;
 pub mod promtext;
 
-pub use testkit::{dechunk, http_get, metric_line, metric_value, poll_until, readyz, status};
+pub use testkit::{http_get, metric_line, metric_value, poll_until, readyz, status};
 
 use testkit::RedisNode;
 

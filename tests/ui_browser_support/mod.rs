@@ -4,11 +4,11 @@
 #![allow(dead_code)]
 
 use crate::common::browser::Browser;
-use crate::common::http::{self, form_value};
 use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
+use testkit::http::{self, form_value};
 
 /// How long anything the worker does asynchronously may take on a loaded 2-core machine.
 pub const SETTLE: Duration = Duration::from_secs(30);

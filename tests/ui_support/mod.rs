@@ -1,11 +1,12 @@
-//! Helpers of the dashboard's HTTP tests (`tests/ui_http.rs`, `tests/ui_actions.rs`): a worker
-//! serving `/ui` on a free port, the Python arq driver (`tests/python/ui_http_arq.py`), and
-//! small readers of the pages' contract elements (`data-field` cells, rows by `data-*` id).
+//! Helpers of the dashboard's HTTP tests (`tests/ui_http.rs`, `ui_escaping.rs`, `ui_auth.rs`,
+//! `ui_actions.rs`): a worker serving `/ui` on a free port, the Python arq driver
+//! (`tests/python/ui_http_arq.py`), logging in, and small readers of the pages' contract
+//! elements (`data-field` cells, rows by `data-*` id).
 #![allow(dead_code)]
 
-use crate::common::http::{form_value, get, post, Answer};
 use crate::common::*;
 use std::time::{Duration, Instant};
+use testkit::http::{form_value, get, post, Answer};
 
 pub const TOKEN: &str = "ui-test-token-5f1c2a";
 
