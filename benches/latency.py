@@ -11,11 +11,14 @@
 # With a load rate, a background producer keeps adding no-op jobs at that rate (in arq's
 # format, written with pipelined PSETEX + ZADD every 5 ms so the producer itself keeps up)
 # from 0.5 s before the first probe to the last one: the probes are timed while the worker
-# drains that load.
+# drains that load. The producer is a process of its own with its own connection: in the
+# probes' event loop its batches (serializing, then a pipeline of ~100 commands) would hold
+# a probe's enqueue back after t0 is read, and the delay would be counted as the worker's.
 # Prints one JSON object on stdout: samples (ms), p50, p99, mean, max.
 import asyncio
 import functools
 import json
+import multiprocessing
 import os
 import pickle
 import sys
@@ -68,6 +71,31 @@ async def background_load(redis, queue, rate, stop, dumps):
     return sent
 
 
+def load_process(url, queue, rate, stop, sent, serializer):
+    """The background producer, in a process of its own: adds jobs until `stop` is set."""
+    dumps = pickle.dumps
+    if serializer == 'msgpack':
+        import msgpack
+        dumps = msgpack.packb
+
+    async def run():
+        from redis.asyncio import Redis
+        redis = Redis.from_url(url)
+        flag = asyncio.Event()
+
+        async def watch():
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+            flag.set()
+
+        watcher = asyncio.create_task(watch())
+        sent.value = await background_load(redis, queue, rate, flag, dumps)
+        await watcher
+        await redis.aclose()
+
+    asyncio.run(run())
+
+
 async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float = 0) -> None:
     loads = pickle.loads
     dumps = pickle.dumps
@@ -85,10 +113,15 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
     queue = os.environ.get('BENCH_QUEUE', default_queue_name)
     deadline = time.time() + timeout_s
     ids = []
-    stop = asyncio.Event()
+    stop = multiprocessing.Event()
+    sent = multiprocessing.Value('q', 0)
     load = None
     if load_rate > 0:
-        load = asyncio.create_task(background_load(redis, queue, load_rate, stop, dumps))
+        url = os.environ.get('BENCH_REDIS_URL', 'redis://127.0.0.1:6379')
+        serializer = os.environ.get('BENCH_SERIALIZER', 'pickle')
+        load = multiprocessing.Process(
+            target=load_process, args=(url, queue, load_rate, stop, sent, serializer), daemon=True)
+        load.start()
         await asyncio.sleep(0.5)
     try:
         began = time.monotonic()
@@ -102,7 +135,10 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
         # did not keep up with the load, and the probes waited behind it.
         queued_at_end = await redis.zcard(queue)
         stop.set()
-        load_jobs = await load if load else 0
+        load_jobs = 0
+        if load:
+            await asyncio.get_running_loop().run_in_executor(None, load.join, 30)
+            load_jobs = sent.value
         samples = [round(await start_latency_ms(redis, loads, i, deadline), 3) for i in ids]
     finally:
         await redis.aclose()
