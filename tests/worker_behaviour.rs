@@ -283,6 +283,77 @@ async fn burst_and_max_burst_jobs() {
     assert_eq!(results_of(&c, &ids, WAIT).await.len(), 20);
 }
 
+/// Most functions whose runs overlap in time, from the results' start and finish stamps.
+fn most_at_once(results: &[lyanna_worker::protocol::job::JobResult]) -> usize {
+    let mut edges: Vec<(i64, i32)> = results
+        .iter()
+        .flat_map(|r| [(r.start_ms, 1), (r.finish_ms, -1)])
+        .collect();
+    // A run that ends at the same ms another starts does not overlap it.
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+#[tokio::test]
+async fn max_jobs_bounds_running_functions_with_claims_in_flight() {
+    // Claims overlap the jobs of other claims and the finishes being written: still no more
+    // than max_jobs functions may run at once (arq's meaning of max_jobs).
+    let q = unique_queue("maxjobs");
+    let c = client(&q, Codec::Pickle);
+    let ids = enqueue_many(&c, 24, "sleep_ms", vec![Value::Int(150)]).await;
+    let mut w = WorkerProcess::start(&q, &["--burst", "--max-jobs", "4"]);
+    assert_eq!(w.wait(WAIT), Some(0));
+    let results = results_of(&c, &ids, WAIT).await;
+    assert!(results.iter().all(|r| r.success));
+    let most = most_at_once(&results);
+    assert!(most <= 4, "{most} functions ran at once with max_jobs=4");
+    assert!(
+        most >= 2,
+        "jobs ran one at a time ({most}): slots are not being used"
+    );
+}
+
+#[tokio::test]
+async fn burst_exit_does_not_wait_for_poll_delay() {
+    // Once the last job's finish is written the burst is over: the worker exits then, even
+    // with a claim still in flight at that moment, not a poll_delay later.
+    let q = unique_queue("bursttail");
+    let c = client(&q, Codec::Pickle);
+    let ids = enqueue_many(&c, 60, "noop", vec![]).await;
+    let started = std::time::Instant::now();
+    let url = redis_url();
+    let mut w = WorkerProcess::spawn(
+        &[
+            "--settings",
+            "Diagnostics",
+            "--queue",
+            &q,
+            "--redis-url",
+            &url,
+            "--http-addr",
+            "off",
+            "--burst",
+            "--max-jobs",
+            "7",
+            "--poll-delay",
+            "60",
+        ],
+        &[],
+    );
+    assert_eq!(
+        w.wait(WAIT),
+        Some(0),
+        "burst did not end before the 60 s poll_delay"
+    );
+    assert!(started.elapsed() < WAIT);
+    assert_eq!(results_of(&c, &ids, WAIT).await.len(), 60);
+}
+
 #[tokio::test]
 async fn health_key_and_check() {
     let q = unique_queue("health");

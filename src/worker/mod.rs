@@ -2,7 +2,8 @@
 //! the health key, and the renewer that keeps each running job's lease. One module per step
 //! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
 //! ([`execute`] strings the middle three together; `running.rs` holds the running jobs, each
-//! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`). Beside them: [`renew`],
+//! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`, its claims in flight in
+//! `inflight.rs`). Beside them: [`renew`],
 //! [`identity`], [`abort`], [`cron`], [`health`], `stuck` and [`wakeup`]. What they share
 //! is in [`shared`], below all of them.
 
@@ -231,6 +232,9 @@ impl Worker {
                 break;
             }
             poller.running.reap();
+            // The last job ended (reaped just now) since the last poll looked at the queue:
+            // the burst may be over, look now rather than a poll_delay later.
+            poll_now |= poller.burst_may_be_over();
             if poll_now {
                 // A poll stuck on a silent Redis (each command waits out its timeout) must
                 // not hold the shutdown back.
@@ -260,8 +264,7 @@ impl Worker {
                     // A full batch: more may be due, look again now. Short: the queue has
                     // nothing more due until a producer adds some (the wake-up) or the next
                     // poll. Failed: back off.
-                    poll_now = poller.note("claiming jobs", r, &mut failed).unwrap_or(false)
-                        || poller.burst_may_be_over();
+                    poll_now = poller.note("claiming jobs", r, &mut failed).unwrap_or(false);
                     if failed {
                         next_poll = Instant::now() + next_delay(&mut backoff, true, s.poll_delay);
                     }

@@ -198,8 +198,9 @@ impl Poller {
         Ok(full)
     }
 
-    /// Burst mode: the last job has ended since the last poll looked at the queue, so look
-    /// again now rather than a poll_delay later (the burst may be over).
+    /// Burst mode: nothing is running or claimed, and the last poll began while something
+    /// was (so it did not ask Redis whether the queue is empty): look again now rather than a
+    /// poll_delay later, the burst may be over.
     pub fn burst_may_be_over(&self) -> bool {
         self.shared.settings.burst
             && !self.last_quiet

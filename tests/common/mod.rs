@@ -36,7 +36,8 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts `lyanna-worker --settings Diagnostics --queue QUEUE --redis-url URL
-    /// --http-addr off --poll-delay 0.05` plus `extra` (later flags win).
+    /// --http-addr off --poll-delay 0.05` plus `extra` (which may not repeat those: a flag
+    /// given twice is refused; use [`WorkerProcess::spawn`] for other values).
     pub fn start(queue: &str, extra: &[&str]) -> Self {
         Self::start_with(queue, extra, &[])
     }
