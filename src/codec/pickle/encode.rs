@@ -137,9 +137,7 @@ impl Pickler {
         if idx < 256 {
             self.write(&[BINGET, idx as u8]);
         } else {
-            let mut b = vec![LONG_BINGET];
-            b.extend_from_slice(&idx.to_le_bytes());
-            self.write(&b);
+            self.write(Op::new(LONG_BINGET, &idx.to_le_bytes()).bytes());
         }
     }
 
@@ -171,9 +169,7 @@ impl Pickler {
                 None
             }
             Value::Float(f) => {
-                let mut b = vec![BINFLOAT];
-                b.extend_from_slice(&f.to_be_bytes());
-                self.write(&b);
+                self.write(Op::new(BINFLOAT, &f.to_be_bytes()).bytes());
                 None
             }
             Value::Str(s) => Some(self.save_str(s.as_bytes())?),
@@ -181,7 +177,7 @@ impl Pickler {
             Value::Bytes(b) => {
                 let header = sized_header(b.len(), SHORT_BINBYTES, BINBYTES, BINBYTES8);
                 self.check(b.len())?;
-                self.write_payload(&header, b);
+                self.write_payload(header.bytes(), b);
                 Some(self.memoize())
             }
             Value::ByteArray(b) => {
@@ -324,9 +320,7 @@ impl Pickler {
             let b = (i as u16).to_le_bytes();
             self.write(&[BININT2, b[0], b[1]]);
         } else if let Ok(small) = i32::try_from(i) {
-            let mut b = vec![BININT];
-            b.extend_from_slice(&small.to_le_bytes());
-            self.write(&b);
+            self.write(Op::new(BININT, &small.to_le_bytes()).bytes());
         } else {
             self.save_long(&BigInt::from(i));
         }
@@ -349,7 +343,7 @@ impl Pickler {
     fn save_str(&mut self, s: &[u8]) -> Result<u32, CodecError> {
         self.check(s.len())?;
         let header = sized_header(s.len(), SHORT_BINUNICODE, BINUNICODE, BINUNICODE8);
-        self.write_payload(&header, s);
+        self.write_payload(header.bytes(), s);
         let idx = self.memoize();
         self.opcode_boundary();
         Ok(idx)
@@ -436,17 +430,36 @@ impl Pickler {
     }
 }
 
-fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Vec<u8> {
+/// An opcode and its little-endian size or argument: at most 9 bytes, on the stack (a
+/// result writes a dozen of them; each was a heap allocation).
+struct Op {
+    buf: [u8; 9],
+    len: usize,
+}
+
+impl Op {
+    fn new(op: u8, arg: &[u8]) -> Op {
+        let mut buf = [0u8; 9];
+        buf[0] = op;
+        buf[1..1 + arg.len()].copy_from_slice(arg);
+        Op {
+            buf,
+            len: 1 + arg.len(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Op {
     if len < 256 {
-        vec![short, len as u8]
+        Op::new(short, &[len as u8])
     } else if let Ok(l) = u32::try_from(len) {
-        let mut h = vec![long];
-        h.extend_from_slice(&l.to_le_bytes());
-        h
+        Op::new(long, &l.to_le_bytes())
     } else {
-        let mut h = vec![huge];
-        h.extend_from_slice(&(len as u64).to_le_bytes());
-        h
+        Op::new(huge, &(len as u64).to_le_bytes())
     }
 }
 
