@@ -288,7 +288,7 @@ async fn failover_under_load(how: Disruption, opts: ClusterOptions) {
         "failover [{label}]: new master named with {} jobs acknowledged",
         progress.load(Ordering::Relaxed)
     );
-    let mut nm = c.node_conn(new_master).await.expect("new master answers");
+    let nm = c.node_conn(new_master).await.expect("new master answers");
     let result_key = format!("arq:result:{marker}");
     let followed = wait_until(Duration::from_secs(30), || {
         let mut nm = nm.clone();
