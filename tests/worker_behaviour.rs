@@ -326,25 +326,7 @@ async fn burst_exit_does_not_wait_for_poll_delay() {
     let c = client(&q, Codec::Pickle);
     let ids = enqueue_many(&c, 60, "noop", vec![]).await;
     let started = std::time::Instant::now();
-    let url = redis_url();
-    let mut w = WorkerProcess::spawn(
-        &[
-            "--settings",
-            "Diagnostics",
-            "--queue",
-            &q,
-            "--redis-url",
-            &url,
-            "--http-addr",
-            "off",
-            "--burst",
-            "--max-jobs",
-            "7",
-            "--poll-delay",
-            "60",
-        ],
-        &[],
-    );
+    let mut w = WorkerProcess::start(&q, &["--burst", "--max-jobs", "7", "--poll-delay", "60"]);
     assert_eq!(
         w.wait(WAIT),
         Some(0),

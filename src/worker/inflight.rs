@@ -35,13 +35,16 @@ impl ClaimDone {
 #[derive(Default)]
 pub(crate) struct InFlight {
     tasks: JoinSet<ClaimDone>,
-    /// The slots each task reserved (to release them if a task dies without a reply).
+    /// The slots each claim in flight reserved, by its task.
     wants: HashMap<tokio::task::Id, usize>,
-    /// Slots reserved by claims in flight.
-    pub slots: usize,
 }
 
 impl InFlight {
+    /// Slots reserved by claims in flight.
+    pub fn slots(&self) -> usize {
+        self.wants.values().sum()
+    }
+
     pub fn len(&self) -> usize {
         self.tasks.len()
     }
@@ -78,7 +81,6 @@ impl InFlight {
             ClaimDone { want, result }
         });
         self.wants.insert(handle.id(), want);
-        self.slots += want;
     }
 
     /// The next claim to answer; `None` when none is in flight.
@@ -102,8 +104,7 @@ impl InFlight {
                 )
             }
         };
-        let want = self.wants.remove(&id).unwrap_or(done.want);
-        self.slots = self.slots.saturating_sub(want);
+        self.wants.remove(&id);
         Some(done)
     }
 
@@ -112,6 +113,5 @@ impl InFlight {
     pub fn abandon(&mut self) {
         self.tasks.abort_all();
         self.wants.clear();
-        self.slots = 0;
     }
 }

@@ -259,14 +259,13 @@ impl Worker {
                 _ = identity.lost.cancelled() => {}
                 _ = tokio::time::sleep_until(next_poll) => {}
                 Some(done) = poller.claims.next(), if !poller.claims.is_empty() => {
-                    let r = poller.claimed(done);
-                    let mut failed = false;
-                    // A full batch: more may be due, look again now. Short: the queue has
-                    // nothing more due until a producer adds some (the wake-up) or the next
-                    // poll. Failed: back off.
-                    poll_now = poller.note("claiming jobs", r, &mut failed).unwrap_or(false);
-                    if failed {
-                        next_poll = Instant::now() + next_delay(&mut backoff, true, s.poll_delay);
+                    match poller.claimed(done) {
+                        poll::Landed::Full => {}
+                        poll::Landed::Short => poll_now = false,
+                        poll::Landed::Failed => {
+                            poll_now = false;
+                            next_poll = Instant::now() + next_delay(&mut backoff, true, s.poll_delay);
+                        }
                     }
                 }
                 _ = poller.running.next_done(), if wake_on_slot => {

@@ -44,6 +44,16 @@ pub(super) struct Poller {
     pub last_quiet: bool,
 }
 
+/// What a claim's reply meant for the poll loop.
+pub(super) enum Landed {
+    /// Every slot asked for was filled: more may be due, look again at once.
+    Full,
+    /// The queue had nothing more due: wait for a wake-up or the next poll.
+    Short,
+    /// The claim failed: back off.
+    Failed,
+}
+
 /// What one poll found.
 #[derive(Default)]
 pub(super) struct Polled {
@@ -71,8 +81,7 @@ impl Poller {
         // anything is, is read before this poll's claim goes out (a claim in flight would
         // hide an empty queue for ever). A claim sent here that still finds a job is landed
         // and its job run before the worker exits.
-        let quiet = self.claims.is_empty() && self.running.len() == 0;
-        self.last_quiet = quiet;
+        self.last_quiet = self.claims.is_empty() && self.running.len() == 0;
         self.claim_step(&conn, shutdown);
         if self.shared.settings.allow_abort_jobs {
             let r = self.abort_step(&mut conn).await;
@@ -91,7 +100,7 @@ impl Poller {
         let r = self.crons.enqueue_due(&self.shared).await;
         self.note("enqueuing cron jobs", r, &mut polled.failed);
         if self.shared.settings.burst {
-            let r = self.burst_done(&mut conn, quiet).await;
+            let r = self.burst_done(&mut conn).await;
             polled.done = self
                 .note("checking the queue", r, &mut polled.failed)
                 .unwrap_or(false);
@@ -99,7 +108,7 @@ impl Poller {
         polled
     }
 
-    pub fn note<T>(&self, what: &str, r: redis::RedisResult<T>, failed: &mut bool) -> Option<T> {
+    fn note<T>(&self, what: &str, r: redis::RedisResult<T>, failed: &mut bool) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -136,7 +145,7 @@ impl Poller {
             .finishing
             .load(std::sync::atomic::Ordering::Acquire)
             .min(running);
-        let claiming = self.claims.slots;
+        let claiming = self.claims.slots();
         let free = s
             .max_jobs
             .saturating_sub(running - finishing + claiming)
@@ -154,6 +163,9 @@ impl Poller {
             self.more_due = false;
             return;
         }
+        // Full (or nearly), or a claim goes out now: a slot that frees may take a due job
+        // (the slots that free while this claim is in flight can go to a second one).
+        self.more_due = true;
         // A second claim in flight only for a batch worth its round trip; the slots of the
         // rest of a finish batch are freed a moment later.
         let min_batch = if self.claims.is_empty() {
@@ -161,22 +173,19 @@ impl Poller {
         } else {
             (s.max_jobs / 2).max(1)
         };
-        if want < min_batch {
-            // Full (or nearly): the next finished job frees a slot, look again then.
-            self.more_due = true;
-            return;
+        if want >= min_batch {
+            self.claims.send(&self.shared, conn.clone(), want);
         }
-        self.claims.send(&self.shared, conn.clone(), want);
-        // Slots that free while this claim is in flight can go to a second one.
-        self.more_due = true;
     }
 
-    /// Starts the jobs of a claim that has answered; whether to look again at once (every
-    /// slot it asked for was filled, so more may be due).
-    pub fn claimed(&mut self, done: ClaimDone) -> redis::RedisResult<bool> {
+    /// Starts the jobs of a claim that has answered (a failed claim is logged).
+    pub fn claimed(&mut self, done: ClaimDone) -> Landed {
         let full = done.full();
         let want = done.want;
-        let claimed = done.result?;
+        let mut failed = false;
+        let Some(claimed) = self.note("claiming jobs", done.result, &mut failed) else {
+            return Landed::Failed;
+        };
         if claimed.iter().any(|c| {
             c.payload
                 .as_ref()
@@ -195,7 +204,11 @@ impl Poller {
             self.running.spawn(&self.shared, c, &self.stop_jobs);
         }
         self.more_due = full;
-        Ok(full)
+        if full {
+            Landed::Full
+        } else {
+            Landed::Short
+        }
     }
 
     /// Burst mode: nothing is running or claimed, and the last poll began while something
@@ -221,9 +234,7 @@ impl Poller {
         while !self.claims.is_empty() {
             match tokio::time::timeout_at(deadline, self.claims.next()).await {
                 Ok(Some(done)) => {
-                    let r = self.claimed(done);
-                    let mut failed = false;
-                    self.note("claiming jobs", r, &mut failed);
+                    self.claimed(done);
                 }
                 Ok(None) => break,
                 Err(_) => {
@@ -252,12 +263,8 @@ impl Poller {
         Ok(())
     }
 
-    /// Whether a burst is over; `quiet`: nothing was running or claimed when this poll began.
-    async fn burst_done(
-        &mut self,
-        conn: &mut MultiplexedConnection,
-        quiet: bool,
-    ) -> redis::RedisResult<bool> {
+    /// Whether a burst is over.
+    async fn burst_done(&mut self, conn: &mut MultiplexedConnection) -> redis::RedisResult<bool> {
         let s = &self.shared.settings;
         if s.max_burst_jobs >= 0 && self.burst_started >= s.max_burst_jobs as u64 {
             // Whatever is claimed or running is waited for by the drain.
@@ -266,7 +273,7 @@ impl Poller {
         // Our running jobs are in the queue until their finishes remove them: while any runs
         // the queue cannot be empty (or, if another process removed them, the burst still
         // ends only once they have), so Redis is asked only once none does.
-        if !quiet {
+        if !self.last_quiet {
             return Ok(false);
         }
         let queued: u64 = redis::cmd("ZCARD")

@@ -36,8 +36,8 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts `lyanna-worker --settings Diagnostics --queue QUEUE --redis-url URL
-    /// --http-addr off --poll-delay 0.05` plus `extra` (which may not repeat those: a flag
-    /// given twice is refused; use [`WorkerProcess::spawn`] for other values).
+    /// --http-addr off --poll-delay 0.05` plus `extra` (a `--poll-delay` in `extra` replaces
+    /// the default one: clap refuses a flag given twice).
     pub fn start(queue: &str, extra: &[&str]) -> Self {
         Self::start_with(queue, extra, &[])
     }
@@ -50,9 +50,10 @@ impl WorkerProcess {
             queue,
             "--http-addr",
             "off",
-            "--poll-delay",
-            "0.05",
         ];
+        if !extra.contains(&"--poll-delay") {
+            args.extend_from_slice(&["--poll-delay", "0.05"]);
+        }
         let url = redis_url();
         args.extend_from_slice(&["--redis-url", &url]);
         args.extend_from_slice(extra);
