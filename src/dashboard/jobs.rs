@@ -10,7 +10,7 @@ use super::results::decode;
 use super::{ids, keyspace, Dashboard};
 use crate::client::{ClientError, JobStatus};
 use crate::protocol::job::Job;
-use crate::protocol::now_ms;
+use crate::protocol::{keys, now_ms};
 
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
@@ -233,12 +233,7 @@ impl Dashboard {
 
     async fn running_rows(&self, q: &JobQuery, limit: usize) -> Result<JobPage, ClientError> {
         let mut conn = self.conn().await?;
-        let running = self.report(keyspace::scan(&mut conn, "arq:in-progress:*").await)?;
-        let ids: Vec<Vec<u8>> = running
-            .iter()
-            .filter_map(|k| ids::id_of(k, crate::protocol::keys::IN_PROGRESS_PREFIX))
-            .map(<[u8]>::to_vec)
-            .collect();
+        let ids = self.report(keyspace::scan_ids(&mut conn, keys::IN_PROGRESS_PREFIX).await)?;
         if ids.is_empty() {
             return Ok(JobPage::default());
         }
@@ -266,12 +261,7 @@ impl Dashboard {
 
     async fn result_rows(&self, q: &JobQuery, limit: usize) -> Result<JobPage, ClientError> {
         let mut conn = self.conn().await?;
-        let found = self.report(keyspace::scan(&mut conn, "arq:result:*").await)?;
-        let present: Vec<Vec<u8>> = found
-            .iter()
-            .filter_map(|k| ids::id_of(k, crate::protocol::keys::RESULT_PREFIX))
-            .map(<[u8]>::to_vec)
-            .collect();
+        let present = self.report(keyspace::scan_ids(&mut conn, keys::RESULT_PREFIX).await)?;
         let mut index = self.results.lock().await;
         self.report(index.refresh(&mut conn, self.codec, &present).await)?;
         let mut hits: Vec<(&Vec<u8>, i64)> = index

@@ -56,6 +56,20 @@ pub async fn scan(
     }
 }
 
+/// The ids of every key named `{prefix}{id}` (`prefix` is one of arq's key prefixes, which
+/// hold no glob characters).
+pub async fn scan_ids(
+    conn: &mut MultiplexedConnection,
+    prefix: &str,
+) -> redis::RedisResult<Vec<Vec<u8>>> {
+    Ok(scan(conn, &format!("{prefix}*"))
+        .await?
+        .iter()
+        .filter_map(|k| ids::id_of(k, prefix))
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
 /// A value read for a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fetched {
