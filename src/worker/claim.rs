@@ -99,9 +99,9 @@ fn number(v: &RV) -> Option<i64> {
 
 /// Reads the script's flat reply. Every claimed id is returned, even one whose fields are odd:
 /// its in-progress key is set, so dropping it here would strand it until the lease ran out.
-pub(crate) fn parse_reply(reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
+pub(crate) fn parse_reply(mut reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
     reply
-        .chunks_exact(7)
+        .chunks_exact_mut(7)
         .filter_map(|c| {
             let raw_id = bytes(&c[0])?;
             let id = String::from_utf8_lossy(&raw_id).into_owned();
@@ -114,8 +114,9 @@ pub(crate) fn parse_reply(reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
                 raw_id,
                 id,
                 score: number(&c[1]).unwrap_or(0),
-                payload: match &c[2] {
-                    RV::BulkString(b) => Some(b.clone()),
+                // Moved out, not copied: a payload may be tens of MB.
+                payload: match std::mem::replace(&mut c[2], RV::Nil) {
+                    RV::BulkString(b) => Some(b),
                     _ => None,
                 },
                 job_try,
