@@ -5,30 +5,46 @@
 use clap::Parser;
 use lyanna_worker::commands;
 use lyanna_worker::config::{Cli, EXIT_USAGE};
-use lyanna_worker::conn::{flush_log, mask_urls_in, redact, RedactingStderr};
+use lyanna_worker::conn::{flush_log, mask_urls_in, redact, PlainFormat, RedactingStderr};
 use tokio_util::sync::CancellationToken;
 
 fn init_logging(json: bool, level: &str, secrets: Vec<String>) {
     // RUST_LOG, when set to something, overrides --log-level.
-    let filter = std::env::var("RUST_LOG")
+    let directives = std::env::var("RUST_LOG")
         .ok()
-        .filter(|v| !v.trim().is_empty())
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
+        .filter(|v| !v.trim().is_empty() && tracing_subscriber::EnvFilter::try_new(v).is_ok())
+        .unwrap_or_else(|| level.to_string());
     // Colours only for a terminal: in a file or a pipe they are bytes nobody reads.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(RedactingStderr::new(secrets));
-    if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init();
-    } else {
-        builder.init();
+    macro_rules! install {
+        ($builder:expr) => {{
+            let builder = $builder
+                .with_ansi(ansi)
+                .with_writer(RedactingStderr::new(secrets));
+            if json {
+                builder
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .init();
+            } else if ansi {
+                builder.init();
+            } else {
+                // The same line as the default format, cheaper: every job writes two.
+                builder.event_format(PlainFormat).init();
+            }
+        }};
+    }
+    // A bare level (the usual case) is a plain level filter. An EnvFilter takes a lock and a
+    // map lookup each time a span is entered or left, and every job's task enters its span
+    // at each poll; it is only needed for per-target directives.
+    match directives
+        .trim()
+        .parse::<tracing_subscriber::filter::LevelFilter>()
+    {
+        Ok(max) => install!(tracing_subscriber::fmt().with_max_level(max)),
+        Err(_) => install!(tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(&directives))),
     }
 }
 

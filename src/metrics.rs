@@ -15,9 +15,29 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock, RwLock};
 
 type Labels = Vec<(String, String)>;
+
+/// Functions whose series are kept in [`Metrics::series`]; past this many (names come from
+/// job payloads, though only registered functions start), updates go to the families directly.
+const MAX_CACHED_FUNCTIONS: usize = 1024;
+
+/// One function's series, cloned out of their families on first use. A clone shares the
+/// family's value, so a job's updates cost one map lookup instead of a label set built,
+/// hashed and looked up per update. Each is made when first used, as the family would make
+/// it: a function that never failed has no failed series.
+#[derive(Default)]
+struct FunctionSeries {
+    started: OnceLock<Counter>,
+    completed: OnceLock<Counter>,
+    failed: OnceLock<Counter>,
+    retried: OnceLock<Counter>,
+    duration: OnceLock<Histogram>,
+    queue_wait: OnceLock<Histogram>,
+}
 
 fn function(name: &str) -> Labels {
     vec![("function".to_string(), name.to_string())]
@@ -50,6 +70,7 @@ pub struct Metrics {
     cron_enqueued: Family<Labels, Counter>,
     leases_lost: Counter,
     finish_errors: Counter,
+    series: RwLock<HashMap<String, Arc<FunctionSeries>>>,
 }
 
 impl Default for Metrics {
@@ -77,6 +98,7 @@ impl Metrics {
             cron_enqueued: Family::default(),
             leases_lost: Counter::default(),
             finish_errors: Counter::default(),
+            series: RwLock::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -174,11 +196,31 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
+    /// `f`'s series, made on first use (`None` once too many functions have been seen).
+    fn series(&self, f: &str) -> Option<Arc<FunctionSeries>> {
+        if let Some(s) = self.series.read().unwrap_or_else(|p| p.into_inner()).get(f) {
+            return Some(s.clone());
+        }
+        let mut all = self.series.write().unwrap_or_else(|p| p.into_inner());
+        if all.len() >= MAX_CACHED_FUNCTIONS && !all.contains_key(f) {
+            return None;
+        }
+        Some(all.entry(f.to_string()).or_default().clone())
+    }
+
     pub fn started(&self, f: &str, wait_ms: i64) {
-        self.started.get_or_create(&function(f)).inc();
-        self.queue_wait
-            .get_or_create(&function(f))
-            .observe(wait_ms as f64 / 1000.0);
+        let wait = wait_ms as f64 / 1000.0;
+        let Some(s) = self.series(f) else {
+            self.started.get_or_create(&function(f)).inc();
+            self.queue_wait.get_or_create(&function(f)).observe(wait);
+            return;
+        };
+        s.started
+            .get_or_init(|| self.started.get_or_create(&function(f)).clone())
+            .inc();
+        s.queue_wait
+            .get_or_init(|| self.queue_wait.get_or_create(&function(f)).clone())
+            .observe(wait);
     }
 
     pub fn finished(&self, f: &str, outcome: Outcome, seconds: f64) {
@@ -187,8 +229,22 @@ impl Metrics {
             Outcome::Failed => &self.failed,
             Outcome::Retried => &self.retried,
         };
-        fam.get_or_create(&function(f)).inc();
-        self.duration.get_or_create(&function(f)).observe(seconds);
+        let Some(s) = self.series(f) else {
+            fam.get_or_create(&function(f)).inc();
+            self.duration.get_or_create(&function(f)).observe(seconds);
+            return;
+        };
+        let counter = match outcome {
+            Outcome::Complete => &s.completed,
+            Outcome::Failed => &s.failed,
+            Outcome::Retried => &s.retried,
+        };
+        counter
+            .get_or_init(|| fam.get_or_create(&function(f)).clone())
+            .inc();
+        s.duration
+            .get_or_init(|| self.duration.get_or_create(&function(f)).clone())
+            .observe(seconds);
     }
 
     pub fn aborted(&self, f: &str) {
@@ -275,5 +331,43 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
+    }
+
+    /// The cached series count into the families the registry exposes, a series appears
+    /// only once used, and functions past the cache's bound are still counted.
+    #[test]
+    fn cached_series_are_the_exposed_ones() {
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.started("mail", 10);
+            m.finished("mail", Outcome::Complete, 0.1);
+        }
+        m.finished("mail", Outcome::Retried, 0.1);
+        let text = m.render();
+        for want in [
+            "lyanna_worker_jobs_started_total{function=\"mail\"} 3",
+            "lyanna_worker_jobs_completed_total{function=\"mail\"} 3",
+            "lyanna_worker_jobs_retried_total{function=\"mail\"} 1",
+            "lyanna_worker_job_duration_seconds_count{function=\"mail\"} 4",
+            "lyanna_worker_job_queue_wait_seconds_count{function=\"mail\"} 3",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        assert!(!text.contains("jobs_failed_total{"), "{text}");
+
+        for i in 0..MAX_CACHED_FUNCTIONS + 5 {
+            m.started(&format!("f{i}"), 0);
+        }
+        m.started("f1028", 0);
+        m.finished("f1028", Outcome::Failed, 0.5);
+        let text = m.render();
+        for want in [
+            "lyanna_worker_jobs_started_total{function=\"f0\"} 1",
+            "lyanna_worker_jobs_started_total{function=\"f1028\"} 2",
+            "lyanna_worker_jobs_failed_total{function=\"f1028\"} 1",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        assert_eq!(m.series.read().unwrap().len(), MAX_CACHED_FUNCTIONS);
     }
 }

@@ -19,11 +19,14 @@
 //!   be mended by retrying.
 //! - `url.rs`: the one masking rule for connection strings; `redact.rs`: the log writer
 //!   that scrubs any credential a library prints anyway.
+//! - `log_format.rs`: the text log line without colours, cheaper than the default format;
+//!   `log_writer.rs`: the thread that writes log lines to stderr.
 
 mod backoff;
 mod discovery;
 mod errors;
 mod failover;
+mod log_format;
 mod log_writer;
 mod node;
 mod readiness;
@@ -38,6 +41,7 @@ mod url;
 pub use backoff::Backoff;
 pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
+pub use log_format::PlainFormat;
 pub use log_writer::flush_log;
 pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};
 pub use redact::{redact, RedactingStderr};

@@ -56,16 +56,32 @@ impl fmt::Display for Secs {
         let centis = (self.0.unsigned_abs() + 5) / 10;
         let (whole, frac) = (centis / 100, centis % 100);
         let negative = self.0 < 0 && centis > 0;
-        let digits = whole.checked_ilog10().unwrap_or(0) as usize + 1;
-        let len = digits + 3 + usize::from(negative);
-        let width = f.width().unwrap_or(0);
-        for _ in len..width {
-            f.write_str(" ")?;
+        // Written right to left into a buffer, padded, and handed over in one piece: `{:6}`
+        // through the formatter's integer padding cost more than the rest of the line.
+        let mut buf = [b' '; 32];
+        let width = f.width().unwrap_or(0).min(buf.len() - 24);
+        let mut at = buf.len();
+        let mut put = |b: u8| {
+            at -= 1;
+            buf[at] = b;
+        };
+        put(b'0' + (frac % 10) as u8);
+        put(b'0' + (frac / 10) as u8);
+        put(b'.');
+        let mut n = whole;
+        loop {
+            put(b'0' + (n % 10) as u8);
+            n /= 10;
+            if n == 0 {
+                break;
+            }
         }
         if negative {
-            f.write_str("-")?;
+            put(b'-');
         }
-        write!(f, "{whole}.{frac:02}")
+        let start = at.min(buf.len() - width);
+        // Only ASCII digits, '.', '-' and spaces are in the buffer.
+        f.write_str(std::str::from_utf8(&buf[start..]).unwrap_or("?"))
     }
 }
 
@@ -91,6 +107,9 @@ mod tests {
             assert_eq!(format!("{:6}", Secs(ms)), want, "{ms} ms");
         }
         assert_eq!(format!("{}", Secs(2_000)), "2.00");
+        assert_eq!(format!("{:8}", Secs(-2_000)), "   -2.00");
+        assert_eq!(format!("{:2}", Secs(i64::MIN)), "-9223372036854775.81");
+        assert_eq!(format!("{}", Secs(i64::MAX)), "9223372036854775.81");
     }
 
     #[test]

@@ -322,8 +322,26 @@ impl Pickler {
         } else if let Ok(small) = i32::try_from(i) {
             self.write(Op::new(BININT, &small.to_le_bytes()).bytes());
         } else {
-            self.save_long(&BigInt::from(i));
+            self.save_i64_long(i);
         }
+    }
+
+    /// An int past 32 bits (arq's millisecond timestamps: three in every result) as LONG1
+    /// with its shortest two's-complement bytes, as pickle writes it, without a `BigInt`.
+    fn save_i64_long(&mut self, i: i64) {
+        let le = i.to_le_bytes();
+        let mut n = le.len();
+        // Drop a top byte that only repeats the sign of the byte below it.
+        while n > 1
+            && ((le[n - 1] == 0 && le[n - 2] < 0x80) || (le[n - 1] == 0xff && le[n - 2] >= 0x80))
+        {
+            n -= 1;
+        }
+        let mut op = [0u8; 10];
+        op[0] = LONG1;
+        op[1] = n as u8;
+        op[2..2 + n].copy_from_slice(&le[..n]);
+        self.write(&op[..2 + n]);
     }
 
     fn save_long(&mut self, b: &BigInt) {
@@ -466,6 +484,40 @@ fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An i64 past 32 bits is written with the bytes the `BigInt` path writes (pickle's
+    /// shortest two's complement), at every byte length and its edges.
+    #[test]
+    fn long_ints_match_the_bigint_path() {
+        let mut cases = vec![i64::MIN, i64::MAX, 1_796_193_247_000, -1_796_193_247_000];
+        for bits in 31..63 {
+            let edge = 1i64 << bits;
+            cases.extend([edge - 1, edge, edge + 1, -edge - 1, -edge, -edge + 1]);
+        }
+        for i in cases.into_iter().filter(|i| i32::try_from(*i).is_err()) {
+            let mut fast = Pickler::for_tests();
+            fast.save_int(i);
+            let mut slow = Pickler::for_tests();
+            slow.save_long(&BigInt::from(i));
+            assert_eq!(fast.out, slow.out, "{i}");
+        }
+    }
+
+    impl Pickler {
+        fn for_tests() -> Pickler {
+            Pickler {
+                out: Vec::new(),
+                framing: false,
+                frame_start: None,
+                memo_len: 0,
+                classes: HashMap::new(),
+                names: HashMap::new(),
+                shared: HashMap::new(),
+                zones: HashMap::new(),
+                limit: usize::MAX,
+            }
+        }
+    }
 
     /// The output of a big string is about its size: the Vec's doubling would have left a
     /// buffer twice the result's size behind the opcodes that follow the string.
