@@ -5,7 +5,9 @@
 use clap::Parser;
 use lyanna_worker::commands;
 use lyanna_worker::config::{Cli, EXIT_USAGE};
-use lyanna_worker::conn::{flush_log, mask_urls_in, redact, PlainFormat, RedactingStderr};
+use lyanna_worker::conn::{
+    flush_log, mask_urls_in, redact, PlainFields, PlainFormat, RedactingStderr,
+};
 use tokio_util::sync::CancellationToken;
 
 fn init_logging(json: bool, level: &str, secrets: Vec<String>) {
@@ -31,7 +33,10 @@ fn init_logging(json: bool, level: &str, secrets: Vec<String>) {
                 builder.init();
             } else {
                 // The same line as the default format, cheaper: every job writes two.
-                builder.event_format(PlainFormat).init();
+                builder
+                    .fmt_fields(PlainFields)
+                    .event_format(PlainFormat)
+                    .init();
             }
         }};
     }

@@ -4,7 +4,7 @@
 //! integers, the level padded, and each message escaped one `write_char` at a time. Here the
 //! timestamp is written digit by digit into a buffer, the level comes from a table, and the
 //! message is escaped one chunk at a time, with a scan of its bytes deciding whether a chunk
-//! needs escaping at all (almost none do).
+//! needs escaping at all (almost none do). [`PlainFields`] writes span fields the same way.
 //!
 //! The escaping is the default format's: ESC, BEL, BS, FF and DEL become `\x1b`-style escapes
 //! and C1 controls `\u{9b}`-style ones, so a job argument cannot drive the terminal of whoever
@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_log::NormalizeEvent;
+use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -71,6 +72,24 @@ where
         event.record(&mut fields);
         fields.result?;
         writer.write_char('\n')
+    }
+}
+
+/// Span fields as `DefaultFields` writes them (`job_id=… try=1 function="noop"`), through the
+/// same visitor as an event's fields: each job's span is formatted when it is made and again
+/// when its function is recorded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlainFields;
+
+impl<'w> FormatFields<'w> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
+        let mut visitor = Fields {
+            out: &mut writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result
     }
 }
 
@@ -271,14 +290,10 @@ mod tests {
     }
 
     /// Lines captured from a subscriber, the timestamp cut off (it differs between runs).
-    fn lines_of<F>(format: F) -> Vec<String>
+    fn lines_of<F, N>(format: F, fields: N) -> Vec<String>
     where
-        F: FormatEvent<
-                tracing_subscriber::Registry,
-                tracing_subscriber::fmt::format::DefaultFields,
-            > + Send
-            + Sync
-            + 'static,
+        F: FormatEvent<tracing_subscriber::Registry, N> + Send + Sync + 'static,
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
     {
         use std::sync::{Arc, Mutex};
         #[derive(Clone, Default)]
@@ -298,6 +313,7 @@ mod tests {
             .with_ansi(false)
             .with_max_level(Level::TRACE)
             .with_writer(move || sink.clone())
+            .fmt_fields(fields)
             .event_format(format)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
@@ -323,7 +339,7 @@ mod tests {
             let _in = job.enter();
             job.record("function", "noop");
             tracing::info!("{:6}s → {}:{}({})", 1.5, "a1b2", "noop", "'x\x1b[2J'");
-            let inner = tracing::debug_span!("inner");
+            let inner = tracing::debug_span!("inner", path = %"/a b", n = 3_u64, ok = false);
             let _inner = inner.enter();
             tracing::warn!(worker_id = %"vm/0", released = 3, name = "quoted \"x\"", "took over");
             tracing::error!(
@@ -340,8 +356,11 @@ mod tests {
 
     #[test]
     fn lines_match_the_default_format() {
-        let plain = lines_of(PlainFormat);
-        let default = lines_of(tracing_subscriber::fmt::format::Format::default());
+        let plain = lines_of(PlainFormat, PlainFields);
+        let default = lines_of(
+            tracing_subscriber::fmt::format::Format::default(),
+            tracing_subscriber::fmt::format::DefaultFields::new(),
+        );
         assert_eq!(plain.len(), 6, "{plain:#?}");
         assert_eq!(plain, default);
     }

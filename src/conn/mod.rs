@@ -41,7 +41,7 @@ mod url;
 pub use backoff::Backoff;
 pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
-pub use log_format::PlainFormat;
+pub use log_format::{PlainFields, PlainFormat};
 pub use log_writer::flush_log;
 pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};
 pub use redact::{redact, RedactingStderr};
