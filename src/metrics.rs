@@ -10,7 +10,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
@@ -37,6 +37,20 @@ struct FunctionSeries {
     retried: OnceLock<Counter>,
     duration: OnceLock<Histogram>,
     queue_wait: OnceLock<Histogram>,
+}
+
+/// Applies `apply` to `f`'s metric of `fam`: through its cached clone in `slot` (made on first
+/// use), or, past the cache's bound (`slot` is `None`), in the family itself.
+fn update<M: Clone, C: MetricConstructor<M>>(
+    fam: &Family<Labels, M, C>,
+    slot: Option<&OnceLock<M>>,
+    f: &str,
+    apply: impl FnOnce(&M),
+) {
+    match slot {
+        Some(slot) => apply(slot.get_or_init(|| fam.get_or_create(&function(f)).clone())),
+        None => apply(&fam.get_or_create(&function(f))),
+    }
 }
 
 fn function(name: &str) -> Labels {
@@ -209,42 +223,30 @@ impl Metrics {
     }
 
     pub fn started(&self, f: &str, wait_ms: i64) {
-        let wait = wait_ms as f64 / 1000.0;
-        let Some(s) = self.series(f) else {
-            self.started.get_or_create(&function(f)).inc();
-            self.queue_wait.get_or_create(&function(f)).observe(wait);
-            return;
-        };
-        s.started
-            .get_or_init(|| self.started.get_or_create(&function(f)).clone())
-            .inc();
-        s.queue_wait
-            .get_or_init(|| self.queue_wait.get_or_create(&function(f)).clone())
-            .observe(wait);
+        let s = self.series(f);
+        let s = s.as_deref();
+        update(&self.started, s.map(|s| &s.started), f, |c| {
+            c.inc();
+        });
+        update(&self.queue_wait, s.map(|s| &s.queue_wait), f, |h| {
+            h.observe(wait_ms as f64 / 1000.0)
+        });
     }
 
     pub fn finished(&self, f: &str, outcome: Outcome, seconds: f64) {
-        let fam = match outcome {
-            Outcome::Complete => &self.completed,
-            Outcome::Failed => &self.failed,
-            Outcome::Retried => &self.retried,
+        let s = self.series(f);
+        let s = s.as_deref();
+        let (fam, slot) = match outcome {
+            Outcome::Complete => (&self.completed, s.map(|s| &s.completed)),
+            Outcome::Failed => (&self.failed, s.map(|s| &s.failed)),
+            Outcome::Retried => (&self.retried, s.map(|s| &s.retried)),
         };
-        let Some(s) = self.series(f) else {
-            fam.get_or_create(&function(f)).inc();
-            self.duration.get_or_create(&function(f)).observe(seconds);
-            return;
-        };
-        let counter = match outcome {
-            Outcome::Complete => &s.completed,
-            Outcome::Failed => &s.failed,
-            Outcome::Retried => &s.retried,
-        };
-        counter
-            .get_or_init(|| fam.get_or_create(&function(f)).clone())
-            .inc();
-        s.duration
-            .get_or_init(|| self.duration.get_or_create(&function(f)).clone())
-            .observe(seconds);
+        update(fam, slot, f, |c| {
+            c.inc();
+        });
+        update(&self.duration, s.map(|s| &s.duration), f, |h| {
+            h.observe(seconds)
+        });
     }
 
     pub fn aborted(&self, f: &str) {

@@ -46,17 +46,7 @@ pub fn encode(value: &Value) -> Result<Vec<u8>, CodecError> {
 
 /// Pickles `value`, refusing once the output would pass `max_bytes`.
 pub fn encode_within(value: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecError> {
-    let mut p = Pickler {
-        out: Vec::with_capacity(64),
-        framing: false,
-        frame_start: None,
-        memo_len: 0,
-        classes: HashMap::new(),
-        names: HashMap::new(),
-        shared: HashMap::new(),
-        zones: HashMap::new(),
-        limit: max_bytes,
-    };
+    let mut p = Pickler::new(max_bytes);
     p.out.extend_from_slice(&[PROTO, 4]);
     p.framing = true;
     p.save(value, 0)?;
@@ -67,6 +57,20 @@ pub fn encode_within(value: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecEr
 }
 
 impl Pickler {
+    fn new(limit: usize) -> Pickler {
+        Pickler {
+            out: Vec::with_capacity(64),
+            framing: false,
+            frame_start: None,
+            memo_len: 0,
+            classes: HashMap::new(),
+            names: HashMap::new(),
+            shared: HashMap::new(),
+            zones: HashMap::new(),
+            limit,
+        }
+    }
+
     fn write(&mut self, b: &[u8]) {
         if self.framing && self.frame_start.is_none() {
             self.frame_start = Some(self.out.len());
@@ -495,27 +499,11 @@ mod tests {
             cases.extend([edge - 1, edge, edge + 1, -edge - 1, -edge, -edge + 1]);
         }
         for i in cases.into_iter().filter(|i| i32::try_from(*i).is_err()) {
-            let mut fast = Pickler::for_tests();
+            let mut fast = Pickler::new(usize::MAX);
             fast.save_int(i);
-            let mut slow = Pickler::for_tests();
+            let mut slow = Pickler::new(usize::MAX);
             slow.save_long(&BigInt::from(i));
             assert_eq!(fast.out, slow.out, "{i}");
-        }
-    }
-
-    impl Pickler {
-        fn for_tests() -> Pickler {
-            Pickler {
-                out: Vec::new(),
-                framing: false,
-                frame_start: None,
-                memo_len: 0,
-                classes: HashMap::new(),
-                names: HashMap::new(),
-                shared: HashMap::new(),
-                zones: HashMap::new(),
-                limit: usize::MAX,
-            }
         }
     }
 
