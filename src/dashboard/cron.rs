@@ -1,5 +1,5 @@
 //! The cron page: each cron job of the running task set with its schedule, its next run (the
-//! same arithmetic the scheduler uses, in the worker's zone) and its last run: the newest
+//! same arithmetic the scheduler uses, in the worker's zone: see [`upcoming`]) and its last run: the newest
 //! stored result of its unique ids (`{name}:{unix ms}`), or, as arq's cron keeps no result by
 //! default (`keep_result=0`), the newest tick whose in-progress key is still kept (arq keeps
 //! it 60 s after the run so no worker runs the tick again).
@@ -9,6 +9,7 @@ use super::results::decode;
 use super::{ids, Dashboard};
 use crate::client::ClientError;
 use crate::protocol::cron::{next_run, CronTz};
+use chrono::{Duration, NaiveDateTime};
 use lyanna_task_api::{CronJob, CronSchedule};
 
 /// The cron jobs a worker runs, and its zone.
@@ -40,6 +41,20 @@ pub struct CronRow {
     /// `ok: <repr>`, `failed: Class: message`, `running`, `ran (no result kept)`, or empty
     /// when nothing is known.
     pub last_result: String,
+}
+
+/// The first run of `s` after `now`: the one the scheduler fires next.
+///
+/// Not `next_run(now)`: arq's `next_cron` starts one second after its argument, which is
+/// right for the scheduler (it chains from the previous run) but skips a run still due
+/// later in the current second (at 12:00:03.100 an every-second job at .123456 runs next at
+/// 12:00:03.123456, while `next_run(now)` says 12:00:04.123456). Starting a second earlier
+/// finds the runs from the current second on; one already past means the one after it.
+pub fn upcoming(now: NaiveDateTime, s: &CronSchedule) -> Option<NaiveDateTime> {
+    match next_run(now - Duration::seconds(1), s)? {
+        n if n > now => Some(n),
+        _ => next_run(now, s),
+    }
 }
 
 /// arq's `cron(...)` arguments that restrict the schedule (pure).
@@ -84,7 +99,7 @@ impl Dashboard {
             let mut row = CronRow {
                 name: name.clone(),
                 schedule: schedule_text(schedule),
-                next_run_ms: next_run(now, schedule).map(|t| view.tz.unix_ms(t)),
+                next_run_ms: upcoming(now, schedule).map(|t| view.tz.unix_ms(t)),
                 last_run_ms: None,
                 last_result: String::new(),
             };
@@ -132,6 +147,44 @@ impl Dashboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").unwrap()
+    }
+
+    #[test]
+    fn upcoming_is_the_first_run_after_now() {
+        let every_second = CronSchedule {
+            second: None,
+            ..CronSchedule::default()
+        };
+        let cases = [
+            // Early in the second: this second's run is still ahead.
+            ("2026-12-02T12:00:03.100", "2026-12-02T12:00:03.123456"),
+            ("2026-12-02T12:00:03.000", "2026-12-02T12:00:03.123456"),
+            // Exactly at a run, or past it: the next second's.
+            ("2026-12-02T12:00:03.123456", "2026-12-02T12:00:04.123456"),
+            ("2026-12-02T12:00:03.500", "2026-12-02T12:00:04.123456"),
+            ("2026-12-02T12:00:59.900", "2026-12-02T12:01:00.123456"),
+        ];
+        for (now, want) in cases {
+            assert_eq!(upcoming(at(now), &every_second), Some(at(want)), "{now}");
+        }
+        // Every minute at second 0: same rule one level up.
+        let minute = CronSchedule::default();
+        assert_eq!(
+            upcoming(at("2026-12-02T12:01:00.050"), &minute),
+            Some(at("2026-12-02T12:01:00.123456"))
+        );
+        assert_eq!(
+            upcoming(at("2026-12-02T12:01:00.200"), &minute),
+            Some(at("2026-12-02T12:02:00.123456"))
+        );
+        assert_eq!(
+            upcoming(at("2026-12-02T12:00:59.900"), &minute),
+            Some(at("2026-12-02T12:01:00.123456"))
+        );
+    }
 
     #[test]
     fn schedule_lists_the_restricting_fields() {
