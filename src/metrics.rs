@@ -84,7 +84,7 @@ pub struct Metrics {
     cron_enqueued: Family<Labels, Counter>,
     leases_lost: Counter,
     finish_errors: Counter,
-    series: RwLock<HashMap<String, Arc<FunctionSeries>>>,
+    series: RwLock<HashMap<String, Arc<FunctionSeries>, foldhash::fast::RandomState>>,
 }
 
 impl Default for Metrics {

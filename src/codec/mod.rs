@@ -3,6 +3,7 @@
 //! arq lets every queue pick its serializer; all workers and producers of a queue must agree.
 //! Pickle is arq's default (and lyanna's); msgpack and JSON are the common alternatives.
 
+mod fields;
 mod job;
 pub mod json;
 pub mod limits;
@@ -10,6 +11,7 @@ pub mod msgpack;
 pub mod pickle;
 mod size_scan;
 
+pub use fields::{fields_value, Field};
 pub use job::{decode_job, encode_result};
 pub use limits::{Budget, DecodeLimits};
 
@@ -86,6 +88,19 @@ impl Codec {
             Codec::Pickle => pickle::encode(value)?,
             Codec::Msgpack => msgpack::encode(value)?,
             Codec::Json => json::encode(value)?,
+        };
+        if out.len() > MAX_PAYLOAD_BYTES {
+            return Err(CodecError::TooLarge(out.len()));
+        }
+        Ok(out)
+    }
+
+    /// Encodes the dict `fields` stand for: what `encode(&fields_value(fields))` writes,
+    /// byte for byte, but pickle writes it straight from the borrowed fields.
+    pub fn encode_fields(self, fields: &[(&str, Field<'_>)]) -> Result<Vec<u8>, CodecError> {
+        let out = match self {
+            Codec::Pickle => pickle::encode_fields(fields)?,
+            Codec::Msgpack | Codec::Json => return self.encode(&fields_value(fields)),
         };
         if out.len() > MAX_PAYLOAD_BYTES {
             return Err(CodecError::TooLarge(out.len()));

@@ -1,5 +1,6 @@
 //! The job and result maps arq serializes (`serialize_job`, `serialize_result`).
 
+use crate::codec::{fields_value, Field};
 use lyanna_task_api::{Args, Value};
 
 /// `{t, f, a, k, et}`: what a producer stores under `arq:job:{id}`.
@@ -92,21 +93,59 @@ impl Job {
     }
 }
 
+/// A result map's parts, borrowed from where they live (the worker writes one per job, from
+/// what it knows of the job: nothing is copied to encode it).
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRef<'a> {
+    pub job_try: i64,
+    pub function: &'a str,
+    pub args: &'a Args,
+    pub enqueue_time_ms: i64,
+    pub success: bool,
+    pub result: &'a Value,
+    pub start_ms: i64,
+    pub finish_ms: i64,
+    pub queue_name: &'a str,
+    pub job_id: &'a str,
+}
+
+impl<'a> ResultRef<'a> {
+    /// The map's fields in arq's order (`serialize_result`).
+    pub fn fields(&self) -> [(&'static str, Field<'a>); 11] {
+        [
+            ("t", Field::Int(self.job_try)),
+            ("f", Field::Str(self.function)),
+            ("a", Field::Tuple(&self.args.args)),
+            ("k", Field::StrDict(&self.args.kwargs)),
+            ("et", Field::Int(self.enqueue_time_ms)),
+            ("s", Field::Bool(self.success)),
+            ("r", Field::Value(self.result)),
+            ("st", Field::Int(self.start_ms)),
+            ("ft", Field::Int(self.finish_ms)),
+            ("q", Field::Str(self.queue_name)),
+            ("id", Field::Str(self.job_id)),
+        ]
+    }
+}
+
 impl JobResult {
+    pub fn as_ref(&self) -> ResultRef<'_> {
+        ResultRef {
+            job_try: self.job_try,
+            function: &self.function,
+            args: &self.args,
+            enqueue_time_ms: self.enqueue_time_ms,
+            success: self.success,
+            result: &self.result,
+            start_ms: self.start_ms,
+            finish_ms: self.finish_ms,
+            queue_name: &self.queue_name,
+            job_id: &self.job_id,
+        }
+    }
+
     pub fn to_value(&self) -> Value {
-        Value::Dict(vec![
-            (key("t"), Value::Int(self.job_try)),
-            (key("f"), Value::Str(self.function.clone())),
-            (key("a"), Value::Tuple(self.args.args.clone())),
-            (key("k"), kwargs_value(&self.args)),
-            (key("et"), Value::Int(self.enqueue_time_ms)),
-            (key("s"), Value::Bool(self.success)),
-            (key("r"), self.result.clone()),
-            (key("st"), Value::Int(self.start_ms)),
-            (key("ft"), Value::Int(self.finish_ms)),
-            (key("q"), Value::Str(self.queue_name.clone())),
-            (key("id"), Value::Str(self.job_id.clone())),
-        ])
+        fields_value(&self.as_ref().fields())
     }
 
     /// Reads a result; `q` and `id` are optional, as in arq (older workers did not write them).

@@ -52,17 +52,17 @@ pub(crate) async fn admit(
     if let Some(e) = &c.key_error {
         warn!(error = %e, "a key of this job holds the wrong type");
         let msg = format!("job cannot be started: {e}");
-        return Err(shared.failed_early(&k, job_execution_failed(msg)));
+        return Err(shared.failed_early(k, job_execution_failed(msg)));
     }
     if !c.id_is_utf8() {
         warn!("job id is not valid UTF-8");
         let msg = "job id is not valid UTF-8".to_string();
-        return Err(shared.failed_early(&k, job_execution_failed(msg)));
+        return Err(shared.failed_early(k, job_execution_failed(msg)));
     }
     // Moved out: the payload is dropped as soon as it is decoded.
     let Some(payload) = c.payload.take() else {
         warn!("job expired");
-        return Err(shared.failed_early(&k, job_execution_failed("job expired".into())));
+        return Err(shared.failed_early(k, job_execution_failed("job expired".into())));
     };
     // Tried more often than any function allows: fail without decoding (a payload that
     // crashed earlier tries is not decoded again).
@@ -70,7 +70,7 @@ pub(crate) async fn admit(
         let max = shared.max_tries_any;
         warn!(max_tries = max, "max retries exceeded");
         let msg = format!("max {max} retries exceeded");
-        return Err(shared.failed_early(&k, job_execution_failed(msg)));
+        return Err(shared.failed_early(k, job_execution_failed(msg)));
     }
     // Big payloads are decoded off the async runtime, under a memory budget proportional to
     // their size and capped by --max-job-memory (checked while decoding, before allocating).
@@ -96,7 +96,7 @@ pub(crate) async fn admit(
                 "DeserializationError",
                 vec![Value::str("unable to deserialize job")],
             );
-            return Err(shared.failed_early(&k, err));
+            return Err(shared.failed_early(k, err));
         }
     };
     tracing::Span::current().record("function", job.function.as_str());
@@ -109,7 +109,7 @@ pub(crate) async fn admit(
         if abort_applies(asked, job.enqueue_time_ms) {
             info!("aborted before start");
             shared.metrics.aborted(&job.function);
-            return Err(shared.failed_early(&k, cancelled()));
+            return Err(shared.failed_early(k, cancelled()));
         }
         info!(
             asked,
@@ -120,7 +120,7 @@ pub(crate) async fn admit(
     let Some(entry) = shared.functions.get(&job.function).cloned() else {
         warn!(function = %job.function, "function not found");
         let msg = format!("function {} not found", py_repr(&job.function));
-        return Err(shared.failed_early(&k, job_execution_failed(msg)));
+        return Err(shared.failed_early(k, job_execution_failed(msg)));
     };
     if let Some(t) = job.job_try.filter(|&t| t > k.job_try) {
         k.job_try = t;
@@ -130,7 +130,7 @@ pub(crate) async fn admit(
     if k.job_try > i64::from(max_tries) {
         warn!(function = %job.function, max_tries, "max retries exceeded");
         let msg = format!("max {max_tries} retries exceeded");
-        return Err(shared.failed_early(&k, job_execution_failed(msg)));
+        return Err(shared.failed_early(k, job_execution_failed(msg)));
     }
     Ok(Admitted {
         job,

@@ -110,11 +110,13 @@ impl Lease {
 /// Every lease this worker holds, by job id; the renewer extends them together.
 #[derive(Default)]
 pub(crate) struct Leases {
-    map: Mutex<HashMap<Vec<u8>, Arc<Lease>>>,
+    map: Mutex<HashMap<Vec<u8>, Arc<Lease>, foldhash::fast::RandomState>>,
 }
 
 impl Leases {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<Lease>>> {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<Lease>, foldhash::fast::RandomState>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 

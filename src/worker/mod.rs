@@ -41,7 +41,6 @@ use lease::Leases;
 use lyanna_task_api::TaskSet;
 use running::Running;
 use shared::{Entry, Shared};
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,8 +105,8 @@ impl Worker {
         max + Duration::from_secs(10)
     }
 
-    fn functions(&self) -> HashMap<String, Entry> {
-        let mut functions = HashMap::new();
+    fn functions(&self) -> shared::Map<String, Entry> {
+        let mut functions = shared::Map::default();
         for f in self.tasks.functions.values() {
             let entry = Entry {
                 call: f.call.clone(),

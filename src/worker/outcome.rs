@@ -3,7 +3,7 @@
 
 use super::finish::{FinishKind, FinishOp, StoredResult};
 use super::shared::Shared;
-use crate::protocol::job::JobResult;
+use crate::protocol::job::ResultRef;
 use crate::protocol::now_ms;
 use lyanna_task_api::{Args, PyObject, Value};
 use std::time::Duration;
@@ -58,11 +58,33 @@ impl Keep {
 }
 
 impl Known {
-    pub fn op(&self, cron: bool, kind: FinishKind) -> FinishOp {
+    /// The result map of this run, borrowed from what we know.
+    fn result_ref<'a>(
+        &'a self,
+        queue_name: &'a str,
+        success: bool,
+        result: &'a Value,
+        finish_ms: i64,
+    ) -> ResultRef<'a> {
+        ResultRef {
+            job_try: self.job_try,
+            function: &self.function,
+            args: &self.args,
+            enqueue_time_ms: self.enqueue_time_ms,
+            success,
+            result,
+            start_ms: self.start_ms,
+            finish_ms,
+            queue_name,
+            job_id: &self.id,
+        }
+    }
+
+    pub fn op(self, cron: bool, kind: FinishKind) -> FinishOp {
         FinishOp {
-            raw_id: self.raw_id.clone(),
-            job_id: self.id.clone(),
-            token: self.token.clone(),
+            raw_id: self.raw_id,
+            job_id: self.id,
+            token: self.token,
             cron,
             kind,
         }
@@ -83,24 +105,15 @@ impl Shared {
             Keep::For(ms) if ms > 0 => Some(ms),
             Keep::For(_) => return None,
         };
-        let mut r = JobResult {
-            job_try: k.job_try,
-            function: k.function.clone(),
-            args: k.args.clone(),
-            enqueue_time_ms: k.enqueue_time_ms,
-            success,
-            result,
-            start_ms: k.start_ms,
-            finish_ms: now_ms(),
-            queue_name: self.settings.queue_name.clone(),
-            job_id: k.id.clone(),
-        };
+        let finish_ms = now_ms();
+        let queue = self.settings.queue_name.as_str();
+        let view = |success, result| k.result_ref(queue, success, result, finish_ms);
         let codec = self.settings.codec;
         // The result repeats the job's arguments: encoding a 1M-item argument list takes a
         // runtime thread for a while, and with both threads busy so (several big jobs ending
         // together) lease renewals wait past the lease. Off the runtime's threads, then, for
         // jobs whose payload was big enough to be decoded off the runtime too.
-        let encode = || codec.encode(&r.to_value());
+        let encode = || codec.encode_fields(&view(success, &result).fields());
         let encoded = if k.payload_len >= crate::codec::DecodeLimits::default().inline_below {
             off_runtime(encode)
         } else {
@@ -110,13 +123,12 @@ impl Shared {
             Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
             Err(e) => {
                 warn!(error = %e, "result cannot be serialized");
-                r.success = false;
-                r.result = codec.exception_value(&exc(
+                let failure = codec.exception_value(&exc(
                     "arq.jobs",
                     "SerializationError",
                     vec![Value::Str(format!("unable to serialize result: {e}"))],
                 ));
-                match codec.encode(&r.to_value()) {
+                match codec.encode_fields(&view(false, &failure).fields()) {
                     Ok(bytes) => Some(StoredResult { bytes, ttl_ms }),
                     Err(e) => {
                         warn!(error = %e, "failure result cannot be serialized either; none stored");
@@ -132,11 +144,11 @@ impl Shared {
     }
 
     /// A job that failed before its function ran (arq's `finish_failed_job`).
-    pub(crate) fn failed_early(&self, k: &Known, e: PyObject) -> (FinishOp, Outcome) {
+    pub(crate) fn failed_early(&self, k: Known, e: PyObject) -> (FinishOp, Outcome) {
         self.metrics.finished(&k.function, Outcome::Failed, 0.0);
         let value = self.settings.codec.exception_value(&e);
         let kind = FinishKind::FailedEarly {
-            result: self.stored(k, false, value, self.global_keep()),
+            result: self.stored(&k, false, value, self.global_keep()),
         };
         (k.op(false, kind), Outcome::Failed)
     }

@@ -6,8 +6,7 @@ use super::claim::Claimed;
 use super::execute::run_job;
 use super::finish::Written;
 use super::lease::{fenced, Lease};
-use super::shared::{Finishing, Shared};
-use std::collections::HashMap;
+use super::shared::{Finishing, Map, Shared};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -28,9 +27,9 @@ pub(crate) struct Job {
 
 pub(crate) struct Running {
     tasks: JoinSet<()>,
-    task_ids: HashMap<tokio::task::Id, Vec<u8>>,
+    task_ids: Map<tokio::task::Id, Vec<u8>>,
     /// By the id as Redis holds it.
-    pub jobs: HashMap<Vec<u8>, Job>,
+    pub jobs: Map<Vec<u8>, Job>,
     /// Ids of jobs whose tasks are done (sent as each task's last act). A slot is free from
     /// then on, before the JoinSet reports the task joinable.
     done: tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>,
@@ -40,8 +39,8 @@ impl Running {
     pub fn new(done: tokio::sync::mpsc::UnboundedReceiver<tokio::task::Id>) -> Self {
         Running {
             tasks: JoinSet::new(),
-            task_ids: HashMap::new(),
-            jobs: HashMap::new(),
+            task_ids: Map::default(),
+            jobs: Map::default(),
             done,
         }
     }

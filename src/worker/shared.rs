@@ -11,6 +11,11 @@ use crate::conn::Redis;
 use crate::metrics::Metrics;
 use lyanna_task_api::{FunctionOptions, TaskFn};
 use std::collections::HashMap;
+
+/// The worker's per-job maps (running jobs, leases, functions): foldhash, seeded at random
+/// per process, hashes a job id in a fraction of SipHash's time, several times per job; ids
+/// come from producers, and the random seed keeps crafted collisions out of their reach.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +39,7 @@ pub struct Counters {
 /// State every job task shares.
 pub(crate) struct Shared {
     pub settings: WorkerSettings,
-    pub functions: HashMap<String, Entry>,
+    pub functions: Map<String, Entry>,
     /// The highest max_tries of any function: a job tried more often than this fails before
     /// its payload is even decoded.
     pub max_tries_any: u32,

@@ -4,7 +4,7 @@
 //! objects CPython keeps one of (`timezone.utc`, a `ZoneInfo` per key, interned names).
 
 use super::opcodes::*;
-use crate::codec::{CodecError, MAX_DEPTH};
+use crate::codec::{CodecError, Field, MAX_DEPTH};
 use lyanna_task_api::{PyObject, Value};
 use num_bigint::BigInt;
 use std::collections::HashMap;
@@ -50,6 +50,19 @@ pub fn encode_within(value: &Value, max_bytes: usize) -> Result<Vec<u8>, CodecEr
     p.out.extend_from_slice(&[PROTO, 4]);
     p.framing = true;
     p.save(value, 0)?;
+    p.write(&[STOP]);
+    p.commit_frame();
+    p.check(0)?;
+    Ok(p.out)
+}
+
+/// Pickles the dict `fields` stand for, opcode for opcode what [`encode`] writes for
+/// [`fields_value`](crate::codec::fields_value)`(fields)`, without building that tree.
+pub fn encode_fields(fields: &[(&str, Field<'_>)]) -> Result<Vec<u8>, CodecError> {
+    let mut p = Pickler::new(usize::MAX);
+    p.out.extend_from_slice(&[PROTO, 4]);
+    p.framing = true;
+    p.save_fields(fields)?;
     p.write(&[STOP]);
     p.commit_frame();
     p.check(0)?;
@@ -201,25 +214,11 @@ impl Pickler {
                 self.batched(items, depth, APPEND, APPENDS)?;
                 Some(idx)
             }
-            Value::Dict(kv) => {
-                self.write(&[EMPTY_DICT]);
-                let idx = self.memoize();
-                for chunk in kv.chunks(BATCH) {
-                    if let [(k, v)] = chunk {
-                        self.save(k, depth + 1)?;
-                        self.save(v, depth + 1)?;
-                        self.write(&[SETITEM]);
-                    } else {
-                        self.write(&[MARK]);
-                        for (k, v) in chunk {
-                            self.save(k, depth + 1)?;
-                            self.save(v, depth + 1)?;
-                        }
-                        self.write(&[SETITEMS]);
-                    }
-                }
-                Some(idx)
-            }
+            Value::Dict(kv) => Some(self.save_dict(kv, |p, (k, v)| {
+                p.save(k, depth + 1)?;
+                p.save(v, depth + 1)?;
+                Ok(())
+            })?),
             Value::Set(items) => {
                 self.write(&[EMPTY_SET]);
                 let idx = self.memoize();
@@ -302,6 +301,78 @@ impl Pickler {
         };
         self.opcode_boundary();
         Ok(idx)
+    }
+
+    /// A dict of `items`, each pair written by `pair`, batched as CPython batches them.
+    fn save_dict<T>(
+        &mut self,
+        items: &[T],
+        mut pair: impl FnMut(&mut Self, &T) -> Result<(), CodecError>,
+    ) -> Result<u32, CodecError> {
+        self.write(&[EMPTY_DICT]);
+        let idx = self.memoize();
+        for chunk in items.chunks(BATCH) {
+            if let [one] = chunk {
+                pair(self, one)?;
+                self.write(&[SETITEM]);
+            } else {
+                self.write(&[MARK]);
+                for item in chunk {
+                    pair(self, item)?;
+                }
+                self.write(&[SETITEMS]);
+            }
+        }
+        Ok(idx)
+    }
+
+    /// The top-level dict of [`encode_fields`]: each step is the one [`Pickler::save`] takes
+    /// for the value the field stands for (its checks and frame boundaries included).
+    fn save_fields(&mut self, fields: &[(&str, Field<'_>)]) -> Result<(), CodecError> {
+        self.check(0)?;
+        self.save_dict(fields, |p, (k, f)| {
+            p.save_key(k)?;
+            p.save_field(*f, 1)
+        })?;
+        self.opcode_boundary();
+        Ok(())
+    }
+
+    /// What `save(&Value::Str(s))` writes.
+    fn save_key(&mut self, s: &str) -> Result<(), CodecError> {
+        self.check(0)?;
+        self.save_str(s.as_bytes())?;
+        self.opcode_boundary();
+        Ok(())
+    }
+
+    /// What `save(&f.to_value(), depth)` writes (fields sit far above the depth limit).
+    fn save_field(&mut self, f: Field<'_>, depth: usize) -> Result<(), CodecError> {
+        if let Field::Value(v) = f {
+            self.save(v, depth)?;
+            return Ok(());
+        }
+        self.check(0)?;
+        match f {
+            Field::Int(i) => self.save_int(i),
+            Field::Bool(b) => self.write(&[if b { NEWTRUE } else { NEWFALSE }]),
+            Field::Str(s) => {
+                self.save_str(s.as_bytes())?;
+            }
+            Field::Tuple(items) => {
+                self.save_tuple(items, depth)?;
+            }
+            Field::StrDict(kv) => {
+                self.save_dict(kv, |p, (k, v)| {
+                    p.save_key(k)?;
+                    p.save(v, depth + 1)?;
+                    Ok(())
+                })?;
+            }
+            Field::Value(_) => {}
+        }
+        self.opcode_boundary();
+        Ok(())
     }
 
     fn save_shared(&mut self, arc: &Arc<Value>, depth: usize) -> Result<Option<u32>, CodecError> {
@@ -488,6 +559,58 @@ fn sized_header(len: usize, short: u8, long: u8, huge: u8) -> Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::fields_value;
+
+    /// The borrowed-fields path writes what the Value path writes, byte for byte: memo
+    /// references across fields, frames around big strings, and dict batching included.
+    #[test]
+    fn fields_pickle_like_their_value() {
+        let shared = Value::Shared(Arc::new(Value::List(vec![Value::str("x"); 3])));
+        let big = Value::str("b".repeat(70 * 1024));
+        let args = [
+            Value::Int(-5),
+            Value::Int(1 << 40),
+            Value::str("é"),
+            shared.clone(),
+            Value::Tuple(vec![Value::None, shared.clone()]),
+            big.clone(),
+            Value::Float(0.5),
+        ];
+        let one_kwarg = vec![("only".to_string(), Value::Bool(false))];
+        let many_kwargs: Vec<(String, Value)> = (0..2_500)
+            .map(|i| (format!("k{i}"), Value::Int(i)))
+            .collect();
+        let exception = Value::object(PyObject::new(
+            "builtins",
+            "ValueError",
+            vec![Value::str("bad")],
+        ));
+        let results = [Value::None, shared.clone(), exception, big];
+        let kwargs: [&[(String, Value)]; 3] = [&[], &one_kwarg, &many_kwargs];
+        for kw in kwargs {
+            for r in &results {
+                for a in [&args[..0], &args[..3], &args[..]] {
+                    let fields = [
+                        ("t", Field::Int(3)),
+                        ("f", Field::Str("func")),
+                        ("a", Field::Tuple(a)),
+                        ("k", Field::StrDict(kw)),
+                        ("et", Field::Int(1_796_193_247_000)),
+                        ("s", Field::Bool(true)),
+                        ("r", Field::Value(r)),
+                        ("q", Field::Str("arq:queue")),
+                    ];
+                    assert_eq!(
+                        encode_fields(&fields).unwrap(),
+                        encode(&fields_value(&fields)).unwrap(),
+                        "args {} kwargs {} result {r:.40}",
+                        a.len(),
+                        kw.len()
+                    );
+                }
+            }
+        }
+    }
 
     /// An i64 past 32 bits is written with the bytes the `BigInt` path writes (pickle's
     /// shortest two's complement), at every byte length and its edges.

@@ -22,4 +22,4 @@ mod text;
 mod vm;
 
 pub use decode::{decode, decode_with};
-pub use encode::{encode, encode_within};
+pub use encode::{encode, encode_fields, encode_within};

@@ -94,7 +94,19 @@ pub(super) fn latin1(v: &Value) -> Option<Vec<u8>> {
     }
 }
 
+/// A LONG1/LONG4 body (two's complement, little-endian). Up to 8 bytes (arq's millisecond
+/// times: one in every job) it is sign-extended into an i64 without a `BigInt`.
 pub(super) fn long_from_le(b: &[u8]) -> Value {
+    if b.len() <= 8 {
+        let fill = if b.last().is_some_and(|&top| top >= 0x80) {
+            0xff
+        } else {
+            0
+        };
+        let mut le = [fill; 8];
+        le[..b.len()].copy_from_slice(b);
+        return Value::Int(i64::from_le_bytes(le));
+    }
     Value::big(BigInt::from_signed_bytes_le(b))
 }
 
@@ -111,6 +123,37 @@ pub(super) fn parse_int(s: &str) -> Result<Value, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bodies of up to 8 bytes read as the `BigInt` path reads them, at every length, both
+    /// signs and the i64 edges; longer ones still become big ints.
+    #[test]
+    fn short_longs_match_the_bigint_path() {
+        let mut bodies: Vec<Vec<u8>> = vec![vec![], vec![0], vec![0xff], vec![0x80], vec![0x7f]];
+        for n in 1..=9usize {
+            for top in [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff] {
+                for fill in [0x00, 0x5a, 0xff] {
+                    let mut b = vec![fill; n];
+                    b[n - 1] = top;
+                    bodies.push(b);
+                }
+            }
+        }
+        for b in bodies {
+            assert_eq!(
+                long_from_le(&b),
+                Value::big(BigInt::from_signed_bytes_le(&b)),
+                "{b:02x?}"
+            );
+        }
+        assert!(matches!(
+            long_from_le(&[0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0xff]),
+            Value::Int(i64::MIN)
+        ));
+        assert!(matches!(
+            long_from_le(&[0, 0, 0, 0, 0, 0, 0, 0, 0x01]),
+            Value::BigInt(_)
+        ));
+    }
 
     #[test]
     fn surrogates_and_latin1() {
