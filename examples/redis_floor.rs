@@ -11,6 +11,7 @@
 //! the worker; with 2 lanes one lane's claim overlaps the other's finish. Exits once the queue
 //! is empty; prints how many jobs it finished.
 
+use lyanna_worker::worker::claim::header_fields;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,13 +80,16 @@ impl Floor {
             let mut inv = self.finish.key(&self.queue);
             inv.key("arq:abort").key(&self.lease_set).arg(CRON_KEEP_MS);
             let mut jobs = 0;
-            // Per claimed job: id, score, payload, try, abort, token, error.
-            for c in reply.chunks_exact(7) {
-                let (Value::BulkString(id), Value::BulkString(token)) = (&c[0], &c[5]) else {
+            // Per claimed job: its header (id, score, try, abort, token, error) and payload.
+            for c in reply.chunks_exact(2) {
+                let Value::BulkString(header) = &c[0] else {
                     continue;
                 };
-                inv.arg(id.as_slice())
-                    .arg(token.as_slice())
+                let Some([Some(id), _, _, _, Some(token), _]) = header_fields(header) else {
+                    continue;
+                };
+                inv.arg(id)
+                    .arg(token)
                     .arg("done")
                     .arg("0")
                     .arg("px")

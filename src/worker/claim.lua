@@ -4,8 +4,10 @@
 -- ARGV[4] ids to look at (arq's queue_read_limit), ARGV[5] '1' when aborts are enabled,
 -- ARGV[6] retry-counter TTL (s), ARGV[7] token prefix, ARGV[8] first token number,
 -- ARGV[9..] ids this worker still holds (never claimed again while it does).
--- Returns per claimed job: id, score, payload or false, try or false, abort score or false,
--- token, error or false (a key of this job holding the wrong type).
+-- Returns two strings per claimed job: its header and its payload (false when the job key is
+-- gone). The header holds id, score, try, abort score, token and error (a key of this job
+-- holding the wrong type), each as `{length}:{bytes}`, or `-` for false: one reply element
+-- to parse instead of six (parsing RESP elements was a tenth of the worker's time).
 --
 -- Python workers claim with WATCH in-progress / EXISTS / MULTI PSETEX / EXEC; our SET NX here
 -- is a write to that watched key, so a Python worker racing us for the same id fails its EXEC
@@ -69,6 +71,11 @@ do
     for _, v in ipairs(redis.call('MGET', ...)) do payloads[#payloads + 1] = v end
   end)
 end
+local function field(v)
+  if not v then return '-' end
+  v = tostring(v)
+  return #v .. ':' .. v
+end
 local out = {}
 for k, id in ipairs(ids) do
   local jk = 'arq:job:' .. id
@@ -105,13 +112,8 @@ for k, id in ipairs(ids) do
       redis.call('ZREM', KEYS[2], id)
     end
   end
-  out[#out + 1] = id
-  out[#out + 1] = scores[k]
+  out[#out + 1] = field(id) .. field(scores[k]) .. field(try) .. field(abort) .. field(tokens[k]) .. field(err)
   out[#out + 1] = payload
-  out[#out + 1] = try
-  out[#out + 1] = abort
-  out[#out + 1] = tokens[k]
-  out[#out + 1] = err
 end
 each_slice(ids, function(...) redis.pcall('SADD', KEYS[3], ...) end)
 redis.pcall('PEXPIRE', KEYS[3], ARGV[2])

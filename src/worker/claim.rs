@@ -76,52 +76,67 @@ pub async fn claim(
     Ok(parse_reply(reply, sent_ms))
 }
 
-fn bytes(v: &RV) -> Option<Vec<u8>> {
-    match v {
-        RV::BulkString(b) => Some(b.clone()),
-        RV::SimpleString(s) => Some(s.clone().into_bytes()),
-        RV::Int(i) => Some(i.to_string().into_bytes()),
-        _ => None,
+/// The six fields of a claimed job's header, in the script's order: id, score, try, abort
+/// score, token, error; `None` where the script gave false. `None` overall when the header is
+/// not framed as the script frames it (`{length}:{bytes}` or `-`, nothing after the last).
+pub fn header_fields(header: &[u8]) -> Option<[Option<&[u8]>; 6]> {
+    let mut rest = header;
+    let mut out = [None; 6];
+    for slot in &mut out {
+        if let Some(after) = rest.strip_prefix(b"-") {
+            rest = after;
+            continue;
+        }
+        let colon = rest.iter().position(|&b| b == b':')?;
+        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let end = (colon + 1).checked_add(len)?;
+        *slot = Some(rest.get(colon + 1..end)?);
+        rest = &rest[end..];
     }
+    rest.is_empty().then_some(out)
 }
 
-fn text(v: &RV) -> Option<String> {
-    bytes(v).and_then(|b| String::from_utf8(b).ok())
+fn number(field: Option<&[u8]>) -> Option<i64> {
+    let text = std::str::from_utf8(field?).ok()?;
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
 }
 
-fn number(v: &RV) -> Option<i64> {
-    match v {
-        RV::Int(i) => Some(*i),
-        RV::Double(f) => Some(*f as i64),
-        other => text(other)?.parse::<f64>().ok().map(|f| f as i64),
-    }
+fn text(field: Option<&[u8]>) -> Option<String> {
+    field.map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
-/// Reads the script's flat reply. Every claimed id is returned, even one whose fields are odd:
-/// its in-progress key is set, so dropping it here would strand it until the lease ran out.
+/// Reads the script's reply: a header and a payload per job. Every claimed id is returned,
+/// even one whose fields are odd: its in-progress key is set, so dropping it here would
+/// strand it until the lease ran out.
 pub(crate) fn parse_reply(mut reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
     reply
-        .chunks_exact_mut(7)
+        .chunks_exact_mut(2)
         .filter_map(|c| {
-            let raw_id = bytes(&c[0])?;
+            let [RV::BulkString(header), payload] = c else {
+                return None;
+            };
+            let [id, score, job_try, abort, token, error] = header_fields(header)?;
+            let raw_id = id?.to_vec();
             let id = String::from_utf8_lossy(&raw_id).into_owned();
-            let mut key_error = text(&c[6]);
-            let job_try = number(&c[3]).unwrap_or_else(|| {
+            let mut key_error = text(error);
+            let job_try = number(job_try).unwrap_or_else(|| {
                 key_error.get_or_insert_with(|| "no try counter".into());
                 0
             });
             Some(Claimed {
                 raw_id,
                 id,
-                score: number(&c[1]).unwrap_or(0),
+                score: number(score).unwrap_or(0),
                 // Moved out, not copied: a payload may be tens of MB.
-                payload: match std::mem::replace(&mut c[2], RV::Nil) {
+                payload: match std::mem::replace(payload, RV::Nil) {
                     RV::BulkString(b) => Some(b),
                     _ => None,
                 },
                 job_try,
-                abort_requested_ms: number(&c[4]),
-                token: text(&c[5])?,
+                abort_requested_ms: number(abort),
+                token: String::from_utf8(token?.to_vec()).ok()?,
                 key_error,
                 sent_ms,
             })
@@ -133,37 +148,85 @@ pub(crate) fn parse_reply(mut reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
 mod tests {
     use super::*;
 
+    /// Frames fields as claim.lua's `field()` does.
+    fn header(fields: [Option<&[u8]>; 6]) -> RV {
+        let mut h = Vec::new();
+        for f in fields {
+            match f {
+                None => h.push(b'-'),
+                Some(b) => {
+                    h.extend_from_slice(format!("{}:", b.len()).as_bytes());
+                    h.extend_from_slice(b);
+                }
+            }
+        }
+        RV::BulkString(h)
+    }
+
     #[test]
-    fn parses_flat_reply() {
+    fn parses_headers_and_moves_payloads() {
         let reply = vec![
-            RV::BulkString(b"abc".to_vec()),
-            RV::BulkString(b"1700000000123".to_vec()),
+            header([
+                Some(b"abc"),
+                Some(b"1700000000123"),
+                Some(b"2"),
+                None,
+                Some(b"w|n|1"),
+                None,
+            ]),
             RV::BulkString(b"\x80\x04N.".to_vec()),
-            RV::Int(2),
+            // An id with the framing's own bytes in it, no payload, a wrong-type key.
+            header([
+                Some(b"d\xff:-9:e"),
+                Some(b"5"),
+                Some(b"1"),
+                Some(b"1700000000000"),
+                Some(b"w|n|2"),
+                Some(b"arq:retry:x: WRONGTYPE"),
+            ]),
             RV::Nil,
-            RV::BulkString(b"w|n|1".to_vec()),
-            RV::Nil,
-            RV::BulkString(b"d\xffef".to_vec()),
-            RV::BulkString(b"5".to_vec()),
-            RV::Nil,
-            RV::Nil,
-            RV::BulkString(b"1700000000000".to_vec()),
-            RV::BulkString(b"w|n|2".to_vec()),
-            RV::BulkString(b"arq:retry:x: WRONGTYPE".to_vec()),
+            // No try counter: still returned, with the reason as its key error.
+            header([Some(b"t"), Some(b"1.5e3"), None, None, Some(b"w|n|3"), None]),
+            RV::BulkString(b"p".to_vec()),
         ];
         let got = parse_reply(reply, 5);
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 3);
         assert_eq!(got[0].id, "abc");
         assert!(got[0].id_is_utf8());
         assert_eq!(got[0].score, 1_700_000_000_123);
+        assert_eq!(got[0].payload.as_deref(), Some(&b"\x80\x04N."[..]));
         assert_eq!(got[0].job_try, 2);
         assert_eq!(got[0].abort_requested_ms, None);
         assert_eq!(got[0].token, "w|n|1");
         assert_eq!(got[0].key_error, None);
+        assert_eq!(got[0].sent_ms, 5);
         assert_eq!(got[1].payload, None);
         assert!(!got[1].id_is_utf8());
-        assert_eq!(got[1].raw_id, b"d\xffef".to_vec());
+        assert_eq!(got[1].raw_id, b"d\xff:-9:e".to_vec());
         assert_eq!(got[1].abort_requested_ms, Some(1_700_000_000_000));
         assert_eq!(got[1].key_error.as_deref(), Some("arq:retry:x: WRONGTYPE"));
+        assert_eq!(got[2].score, 1500);
+        assert_eq!(got[2].job_try, 0);
+        assert_eq!(got[2].key_error.as_deref(), Some("no try counter"));
+    }
+
+    #[test]
+    fn misframed_headers_are_refused() {
+        for bad in [
+            &b""[..],
+            b"3:ab",
+            b"x:abc-----",
+            b"1:a-----extra",
+            b"99999999999999999999999:a",
+            b"18446744073709551615:a-----",
+        ] {
+            assert_eq!(
+                header_fields(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(header_fields(b"1:a-----").is_some());
     }
 }
