@@ -6,18 +6,20 @@ use std::fmt;
 /// Longest rendering of arguments or results in a log line.
 const MAX_LEN: usize = 80;
 
-pub fn truncate(s: &str) -> String {
-    if s.chars().count() <= MAX_LEN {
-        return s.to_string();
+/// `s`, or its first characters and `…` when it is longer than a log line shows.
+pub fn truncate(mut s: String) -> String {
+    if let Some((cut, _)) = s.char_indices().nth(MAX_LEN) {
+        let keep = s.char_indices().nth(MAX_LEN - 1).map_or(cut, |(at, _)| at);
+        s.truncate(keep);
+        s.push('…');
     }
-    let cut: String = s.chars().take(MAX_LEN - 1).collect();
-    format!("{cut}…")
+    s
 }
 
 /// A value's repr, truncated; only the first bytes are ever formatted, so a 100 MB argument
 /// costs a log line its length, not a copy of the value.
 pub fn value_summary(v: &Value) -> String {
-    truncate(&v.repr_prefix(MAX_LEN * 4).0)
+    truncate(v.repr_prefix(MAX_LEN * 4).0)
 }
 
 /// `1, 'two', k=3`, truncated (formatting stops once the line is long enough).
@@ -41,7 +43,7 @@ pub fn args_summary(a: &Args) -> String {
         }
         out.push_str(&v.repr_prefix(MAX_LEN * 4).0);
     }
-    truncate(&out)
+    truncate(out)
 }
 
 /// Milliseconds shown as arq shows seconds (`{:6.2}`: right-aligned in 6, two decimals),
@@ -110,6 +112,15 @@ mod tests {
         assert_eq!(format!("{:8}", Secs(-2_000)), "   -2.00");
         assert_eq!(format!("{:2}", Secs(i64::MIN)), "-9223372036854775.81");
         assert_eq!(format!("{}", Secs(i64::MAX)), "9223372036854775.81");
+    }
+
+    #[test]
+    fn truncates_by_characters() {
+        assert_eq!(truncate("é".repeat(MAX_LEN)), "é".repeat(MAX_LEN));
+        let long = truncate("é".repeat(MAX_LEN + 1));
+        assert_eq!(long, format!("{}…", "é".repeat(MAX_LEN - 1)));
+        assert_eq!(long.chars().count(), MAX_LEN);
+        assert_eq!(truncate(String::new()), "");
     }
 
     #[test]

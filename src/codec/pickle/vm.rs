@@ -6,7 +6,7 @@
 //! Each allocation is charged to the [`Budget`] before it is made, and every value carries
 //! its expanded size (as if shared references were copied), which is bounded too.
 
-use super::dict_keys::KeyIndex;
+use super::dict_keys::{insert_scanning, KeyIndex, SCAN_UP_TO};
 use super::memo_refs::{self, IndexSet};
 use crate::codec::limits::{Budget, ALLOC_BYTES, SLOT_BYTES};
 use crate::codec::{CodecError, Globals, MAX_DEPTH};
@@ -140,8 +140,9 @@ impl<'a> Vm<'a> {
         Vm {
             data,
             pos: 0,
-            stack: Vec::new(),
-            marks: Vec::new(),
+            // Room for an arq job map's items without regrowing (not charged: fixed, small).
+            stack: Vec::with_capacity(16),
+            marks: Vec::with_capacity(4),
             memo: HashMap::new(),
             pending: BTreeMap::new(),
             dicts: BTreeMap::new(),
@@ -328,10 +329,18 @@ impl<'a> Vm<'a> {
                 if !items.len().is_multiple_of(2) {
                     return Err(malformed("odd number of dict items"));
                 }
-                let index = self.dicts.entry(slot).or_default();
+                // Charged above, for at least this much.
+                kv.reserve(items.len() / 2);
                 let mut it = items.into_iter();
-                while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    index.insert(kv, k, v);
+                if kv.len() + it.len() / 2 <= SCAN_UP_TO && !self.dicts.contains_key(&slot) {
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        insert_scanning(kv, k, v);
+                    }
+                } else {
+                    let index = self.dicts.entry(slot).or_insert_with(|| KeyIndex::of(kv));
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        index.insert(kv, k, v);
+                    }
                 }
             }
             _ => {}
