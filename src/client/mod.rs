@@ -131,7 +131,7 @@ impl Client {
             args,
             enqueue_time_ms: now,
         };
-        let payload = self.codec.encode(&job.to_value())?;
+        let payload = self.codec.encode_fields(&job.fields())?;
         let mut conn = self.conn().await?;
         let mut inv = ENQUEUE.key(keys::job(&id));
         inv.key(keys::result(&id))

@@ -117,7 +117,7 @@ impl Dashboard {
         };
         let payload = self
             .codec
-            .encode(&job.to_value())
+            .encode_fields(&job.fields())
             .map_err(ClientError::Codec)?;
         let done: i64 = self.report(
             RETRY_SAME_ID

@@ -1,8 +1,8 @@
 //! The cron page: each cron job of the running task set with its schedule, its next run (the
-//! same arithmetic the scheduler uses, in the worker's zone: see [`upcoming`]) and its last run: the newest
-//! stored result of its unique ids (`{name}:{unix ms}`), or, as arq's cron keeps no result by
-//! default (`keep_result=0`), the newest tick whose in-progress key is still kept (arq keeps
-//! it 60 s after the run so no worker runs the tick again).
+//! same arithmetic the scheduler uses, in the worker's zone: see [`upcoming`]) and its last
+//! run: the newest stored result of its unique ids (`{name}:{unix ms}`), or, as arq's cron
+//! keeps no result by default (`keep_result=0`), the newest tick whose in-progress key is
+//! still kept (arq keeps it 60 s after the run so no worker runs the tick again).
 
 use super::display::{exception, repr, ROW_REPR};
 use super::results::decode;

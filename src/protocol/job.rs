@@ -33,32 +33,23 @@ pub struct JobResult {
 #[error("not an arq job: {0}")]
 pub struct FormatError(pub String);
 
-fn key(k: &str) -> Value {
-    Value::Str(k.to_string())
-}
-
-fn kwargs_value(args: &Args) -> Value {
-    Value::Dict(
-        args.kwargs
-            .iter()
-            .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
-            .collect(),
-    )
-}
-
-fn opt_int(v: Option<i64>) -> Value {
-    v.map_or(Value::None, Value::Int)
-}
-
 impl Job {
+    /// The map's fields in arq's order (`serialize_job`).
+    pub fn fields(&self) -> [(&'static str, Field<'_>); 5] {
+        [
+            (
+                "t",
+                self.job_try.map_or(Field::Value(&Value::None), Field::Int),
+            ),
+            ("f", Field::Str(&self.function)),
+            ("a", Field::Tuple(&self.args.args)),
+            ("k", Field::StrDict(&self.args.kwargs)),
+            ("et", Field::Int(self.enqueue_time_ms)),
+        ]
+    }
+
     pub fn to_value(&self) -> Value {
-        Value::Dict(vec![
-            (key("t"), opt_int(self.job_try)),
-            (key("f"), Value::Str(self.function.clone())),
-            (key("a"), Value::Tuple(self.args.args.clone())),
-            (key("k"), kwargs_value(&self.args)),
-            (key("et"), Value::Int(self.enqueue_time_ms)),
-        ])
+        fields_value(&self.fields())
     }
 
     pub fn from_value(v: Value) -> Result<Job, FormatError> {

@@ -11,14 +11,15 @@ use crate::conn::Redis;
 use crate::metrics::Metrics;
 use lyanna_task_api::{FunctionOptions, TaskFn};
 use std::collections::HashMap;
-
-/// The worker's per-job maps (running jobs, leases, functions): foldhash, seeded at random
-/// per process, hashes a job id in a fraction of SipHash's time, several times per job; ids
-/// come from producers, and the random seed keeps crafted collisions out of their reach.
-pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The worker's per-job maps (running jobs, functions; the lease map, which this module
+/// imports, names the same hasher): foldhash, seeded at random per process, hashes a job id
+/// in a fraction of SipHash's time, several times per job; ids come from producers, and the
+/// random seed keeps crafted collisions out of their reach.
+pub(crate) type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A function or cron job as the worker looks it up by name.
 #[derive(Clone)]

@@ -353,12 +353,13 @@ impl Pickler {
 
     /// What `save(&f.to_value(), depth)` writes (fields sit far above the depth limit).
     fn save_field(&mut self, f: Field<'_>, depth: usize) -> Result<(), CodecError> {
-        if let Field::Value(v) = f {
-            self.save(v, depth)?;
-            return Ok(());
-        }
         self.check(0)?;
         match f {
+            // `save` checks and ends at a frame boundary itself.
+            Field::Value(v) => {
+                self.save(v, depth)?;
+                return Ok(());
+            }
             Field::Int(i) => self.save_int(i),
             Field::Bool(b) => self.write(&[if b { NEWTRUE } else { NEWFALSE }]),
             Field::Str(s) => {
@@ -374,7 +375,6 @@ impl Pickler {
                     Ok(())
                 })?;
             }
-            Field::Value(_) => {}
         }
         self.opcode_boundary();
         Ok(())
