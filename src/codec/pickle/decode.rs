@@ -31,7 +31,7 @@ pub fn decode_with(
 /// A tuple of the items, or the argument tuple of a call when a class is among them.
 fn tuple(vm: &mut Vm<'_>, items: Vec<Item>) -> Result<(), CodecError> {
     if items.iter().all(|i| matches!(i, Item::Val(..))) {
-        let (vals, meta) = values(items)?;
+        let (vals, meta) = values(items.into_iter())?;
         vm.push_meta(Value::Tuple(vals), Meta::parent(meta))
     } else {
         vm.push_item(Item::Args(items, Meta::default()))

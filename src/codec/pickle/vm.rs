@@ -284,9 +284,15 @@ impl<'a> Vm<'a> {
     }
     /// Values pushed since the last MARK, in a new vector (charged), with their joint meta.
     pub(super) fn pop_mark(&mut self) -> Result<(Vec<Value>, Meta), CodecError> {
-        let items = self.pop_mark_items()?;
-        self.budget.charge(items.len() * SLOT_BYTES)?;
-        values(items)
+        let m = self.marks.pop().ok_or_else(|| malformed("no MARK"))?;
+        if m > self.stack.len() {
+            return Err(malformed("MARK beyond the stack"));
+        }
+        self.leave_from(m)?;
+        self.budget.charge((self.stack.len() - m) * SLOT_BYTES)?;
+        // Straight from the stack into the values, without a vector of items between (every
+        // job's map goes through here).
+        values(self.stack.drain(m..))
     }
 
     /// The container on top of the stack, for APPEND(S), SETITEM(S), ADDITEMS and BUILD.
@@ -413,7 +419,9 @@ fn top_of(stack: &mut [Item]) -> Result<(&mut Value, &mut Meta), CodecError> {
 }
 
 /// The values of `items` (refusing classes) and their joint meta.
-pub(super) fn values(items: Vec<Item>) -> Result<(Vec<Value>, Meta), CodecError> {
+pub(super) fn values(
+    items: impl ExactSizeIterator<Item = Item>,
+) -> Result<(Vec<Value>, Meta), CodecError> {
     let mut meta = Meta::default();
     let mut out = Vec::with_capacity(items.len());
     for item in items {
