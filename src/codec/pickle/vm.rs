@@ -275,20 +275,22 @@ impl<'a> Vm<'a> {
     }
     /// Items pushed since the last MARK.
     pub(super) fn pop_mark_items(&mut self) -> Result<Vec<Item>, CodecError> {
+        let m = self.leave_mark()?;
+        Ok(self.stack.drain(m..).collect())
+    }
+    /// Pops the last MARK and settles the slots above it (about to leave the stack); their
+    /// first slot.
+    fn leave_mark(&mut self) -> Result<usize, CodecError> {
         let m = self.marks.pop().ok_or_else(|| malformed("no MARK"))?;
         if m > self.stack.len() {
             return Err(malformed("MARK beyond the stack"));
         }
         self.leave_from(m)?;
-        Ok(self.stack.drain(m..).collect())
+        Ok(m)
     }
     /// Values pushed since the last MARK, in a new vector (charged), with their joint meta.
     pub(super) fn pop_mark(&mut self) -> Result<(Vec<Value>, Meta), CodecError> {
-        let m = self.marks.pop().ok_or_else(|| malformed("no MARK"))?;
-        if m > self.stack.len() {
-            return Err(malformed("MARK beyond the stack"));
-        }
-        self.leave_from(m)?;
+        let m = self.leave_mark()?;
         self.budget.charge((self.stack.len() - m) * SLOT_BYTES)?;
         // Straight from the stack into the values, without a vector of items between (every
         // job's map goes through here).
