@@ -32,7 +32,9 @@ fn init_logging(json: bool, level: &str, secrets: Vec<String>) {
             } else if ansi {
                 builder.init();
             } else {
-                // The same line as the default format, cheaper: every job writes two.
+                // The same line as the default format, cheaper: every job writes two. Jobs
+                // are tagged instead of run in spans (see `JobTag`).
+                lyanna_worker::conn::JobTag::enable();
                 builder
                     .fmt_fields(PlainFields)
                     .event_format(PlainFormat)

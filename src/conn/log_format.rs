@@ -11,6 +11,7 @@
 //! reads the log. Field values other than the message are written with `Debug`, which escapes
 //! control characters itself. A terminal (colours on) keeps the default format.
 
+use super::job_tag::JobTag;
 use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
@@ -45,8 +46,9 @@ where
             Err(_) => writer.write_str("<unknown time>")?,
         }
         writer.write_str(level_column(meta.level()))?;
+        // A job's tag stands where its span would, before any span of the job's own code.
+        let mut any = JobTag::write_current(&mut writer, |w, id| Escaping(w).write_str(id))?;
         if let Some(scope) = ctx.event_scope() {
-            let mut any = false;
             for span in scope.from_root() {
                 writer.write_str(span.metadata().name())?;
                 any = true;
@@ -58,9 +60,9 @@ where
                 }
                 writer.write_char(':')?;
             }
-            if any {
-                writer.write_char(' ')?;
-            }
+        }
+        if any {
+            writer.write_char(' ')?;
         }
         writer.write_str(meta.target())?;
         writer.write_str(": ")?;
@@ -290,7 +292,7 @@ mod tests {
     }
 
     /// Lines captured from a subscriber, the timestamp cut off (it differs between runs).
-    fn lines_of<F, N>(format: F, fields: N) -> Vec<String>
+    fn lines_of<F, N>(format: F, fields: N, tagged: bool) -> Vec<String>
     where
         F: FormatEvent<tracing_subscriber::Registry, N> + Send + Sync + 'static,
         N: for<'w> FormatFields<'w> + Send + Sync + 'static,
@@ -317,28 +319,49 @@ mod tests {
             .event_format(format)
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            #[derive(Debug)]
-            struct Outer(std::io::Error);
-            impl fmt::Display for Outer {
-                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("outer \x1b failed")
-                }
-            }
-            impl std::error::Error for Outer {
-                fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                    Some(&self.0)
-                }
-            }
             tracing::info!("no span");
-            let job = tracing::info_span!(
-                "job",
-                job_id = %"a1b2",
-                function = tracing::field::Empty,
-                r#try = 2
-            );
-            let _in = job.enter();
-            job.record("function", "noop");
-            tracing::info!("{:6}s → {}:{}({})", 1.5, "a1b2", "noop", "'x\x1b[2J'");
+            let in_job = || {
+                tracing::info!("{:6}s → {}:{}({})", 1.5, "a1b2", "noop", "'x\x1b[2J'");
+                in_inner_span();
+            };
+            if tagged {
+                JobTag::new("a1b2".into(), 2).sync_scope(|| {
+                    tracing::info!("function not known yet");
+                    JobTag::record_function("noop");
+                    in_job();
+                });
+            } else {
+                let job = tracing::info_span!(
+                    "job",
+                    job_id = %"a1b2",
+                    function = tracing::field::Empty,
+                    r#try = 2
+                );
+                let _in = job.enter();
+                tracing::info!("function not known yet");
+                job.record("function", "noop");
+                in_job();
+            }
+        });
+        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(|l| l[27..].to_string()).collect()
+    }
+
+    /// Lines logged in a span of a job's own code.
+    fn in_inner_span() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("outer \x1b failed")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        {
             let inner = tracing::debug_span!("inner", path = %"/a b", n = 3_u64, ok = false);
             let _inner = inner.enter();
             tracing::warn!(worker_id = %"vm/0", released = 3, name = "quoted \"x\"", "took over");
@@ -349,19 +372,47 @@ mod tests {
             );
             tracing::trace!(r#type = "t", ok = true, "trace \u{9b} line");
             tracing::error!(bare = 1.25);
-        });
-        let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(|l| l[27..].to_string()).collect()
+        }
     }
 
     #[test]
     fn lines_match_the_default_format() {
-        let plain = lines_of(PlainFormat, PlainFields);
+        let plain = lines_of(PlainFormat, PlainFields, false);
         let default = lines_of(
             tracing_subscriber::fmt::format::Format::default(),
             tracing_subscriber::fmt::format::DefaultFields::new(),
+            false,
         );
-        assert_eq!(plain.len(), 6, "{plain:#?}");
+        assert_eq!(plain.len(), 7, "{plain:#?}");
         assert_eq!(plain, default);
+    }
+
+    #[test]
+    fn a_job_tag_reads_as_its_span() {
+        let tagged = lines_of(PlainFormat, PlainFields, true);
+        let spanned = lines_of(
+            tracing_subscriber::fmt::format::Format::default(),
+            tracing_subscriber::fmt::format::DefaultFields::new(),
+            false,
+        );
+        assert_eq!(tagged, spanned);
+        assert!(
+            tagged[1].starts_with("  INFO job{job_id=a1b2 try=2}: "),
+            "{tagged:#?}"
+        );
+        assert!(tagged[2].starts_with("  INFO job{job_id=a1b2 try=2 function=\"noop\"}: "));
+        // Outside the scope, no tag.
+        let mut out = String::new();
+        assert!(!JobTag::write_current(&mut out, |w, id| w.write_str(id)).unwrap());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn a_tagged_id_is_escaped() {
+        let mut out = String::new();
+        let wrote = JobTag::new("a\x1b[2Jb".into(), 1)
+            .sync_scope(|| JobTag::write_current(&mut out, |w, id| Escaping(w).write_str(id)));
+        assert!(wrote.unwrap());
+        assert_eq!(out, "job{job_id=a\\x1b[2Jb try=1}:");
     }
 }

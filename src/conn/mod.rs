@@ -20,12 +20,15 @@
 //! - `url.rs`: the one masking rule for connection strings; `redact.rs`: the log writer
 //!   that scrubs any credential a library prints anyway.
 //! - `log_format.rs`: the text log line without colours, cheaper than the default format;
-//!   `log_writer.rs`: the thread that writes log lines to stderr.
+//!   `job_tag.rs`: the job a line belongs to, which that format writes as its span would be
+//!   (cheaper than a span per job); `log_writer.rs`: the thread that writes log lines to
+//!   stderr.
 
 mod backoff;
 mod discovery;
 mod errors;
 mod failover;
+mod job_tag;
 mod log_format;
 mod log_writer;
 mod node;
@@ -41,6 +44,7 @@ mod url;
 pub use backoff::Backoff;
 pub use discovery::is_permanent;
 pub use errors::{is_connection_error, ConnectError};
+pub use job_tag::JobTag;
 pub use log_format::{PlainFields, PlainFormat};
 pub use log_writer::flush_log;
 pub use readiness::{DEFAULT_READY_TIMEOUT, READY_PERIOD};

@@ -8,6 +8,7 @@ use super::finish::FinishOp;
 use super::outcome::{cancelled, exc, job_execution_failed, Known, Outcome};
 use super::shared::{Entry, Shared};
 use crate::codec::{decode_job, DecodeLimits};
+use crate::conn::JobTag;
 use crate::protocol::job::Job;
 use crate::protocol::{keys, now_ms};
 use lyanna_task_api::value::py_repr;
@@ -99,7 +100,11 @@ pub(crate) async fn admit(
             return Err(shared.failed_early(k, err));
         }
     };
-    tracing::Span::current().record("function", job.function.as_str());
+    if JobTag::enabled() {
+        JobTag::record_function(&job.function);
+    } else {
+        tracing::Span::current().record("function", job.function.as_str());
+    }
     k.function = job.function.clone();
     k.args = job.args.clone();
     k.enqueue_time_ms = job.enqueue_time_ms;

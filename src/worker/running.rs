@@ -7,6 +7,7 @@ use super::execute::run_job;
 use super::finish::Written;
 use super::lease::{fenced, Lease};
 use super::shared::{Finishing, Map, Shared};
+use crate::conn::JobTag;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -109,48 +110,53 @@ impl Running {
         shared.metrics.in_progress.inc();
         let shared = shared.clone();
         let stop = stop.clone();
-        let span = tracing::info_span!(
-            "job",
-            job_id = %c.id,
-            function = tracing::field::Empty,
-            r#try = c.job_try
-        );
+        let (id, job_try) = (c.id.clone(), c.job_try);
         let raw_id = c.raw_id.clone();
-        let handle = self.tasks.spawn(
-            async move {
-                let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
-                match fenced(lease.clone(), run).await {
-                    Ok((op, outcome)) => {
-                        // The function is over: its slot takes the next job while this
-                        // finish is written.
-                        let _finishing = Finishing::new(&shared);
-                        lease.mark_finishing();
-                        match shared.finisher.finish(op).await {
-                            Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
-                            // Gone at a retry: our lost-reply attempt wrote it while the lease
-                            // was confirmed, or the lease lapsed first (counted once, here or by
-                            // the renewer, whichever sees it first).
-                            Some(Written::GoneAfterRetry) if !lease.held() => {
-                                lease.count_loss(&shared.metrics);
-                                warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
-                            }
-                            Some(_) => shared.count(outcome),
-                            None => {}
+        let job = async move {
+            let run = run_job(shared.clone(), c, abort, enqueue_time_ms, stop);
+            match fenced(lease.clone(), run).await {
+                Ok((op, outcome)) => {
+                    // The function is over: its slot takes the next job while this
+                    // finish is written.
+                    let _finishing = Finishing::new(&shared);
+                    lease.mark_finishing();
+                    match shared.finisher.finish(op).await {
+                        Some(Written::NotOurs) => lease.count_loss(&shared.metrics),
+                        // Gone at a retry: our lost-reply attempt wrote it while the lease
+                        // was confirmed, or the lease lapsed first (counted once, here or by
+                        // the renewer, whichever sees it first).
+                        Some(Written::GoneAfterRetry) if !lease.held() => {
+                            lease.count_loss(&shared.metrics);
+                            warn!("finish not confirmed before the lease lapsed: written by the attempt whose reply was lost, or discarded (then the job runs again)");
                         }
-                    }
-                    Err(_) => {
-                        lease.count_loss(&shared.metrics);
-                        warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");
+                        Some(_) => shared.count(outcome),
+                        None => {}
                     }
                 }
-                shared.leases.remove(&lease);
-                shared.metrics.in_progress.dec();
-                if let Some(task) = tokio::task::try_id() {
-                    let _ = shared.job_done.send(task);
+                Err(_) => {
+                    lease.count_loss(&shared.metrics);
+                    warn!("lease lost (not confirmed in time): the run is stopped and nothing of it is written; the job runs again");
                 }
             }
-            .instrument(span),
-        );
+            shared.leases.remove(&lease);
+            shared.metrics.in_progress.dec();
+            if let Some(task) = tokio::task::try_id() {
+                let _ = shared.job_done.send(task);
+            }
+        };
+        // The job's lines carry its id, try and function: as a tag where the log format reads
+        // tags (cheaper), else as the fields of a `job` span.
+        let handle = if JobTag::enabled() {
+            self.tasks.spawn(JobTag::new(id, job_try).scope(job))
+        } else {
+            let span = tracing::info_span!(
+                "job",
+                job_id = %id,
+                function = tracing::field::Empty,
+                r#try = job_try
+            );
+            self.tasks.spawn(job.instrument(span))
+        };
         if let Some(job) = self.jobs.get_mut(&raw_id) {
             job.task = Some(handle.id());
         }
