@@ -85,11 +85,14 @@ def proc_cpu_s(pid):
 
 
 def machine_ticks():
-    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    """(busy, total, steal) clock ticks of all CPUs since boot, from /proc/stat. Steal is time
+    the hypervisor gave this VM's CPUs to others (counted in busy): on a shared VM the same
+    drain moves by a fifth or more between minutes, and steal says when that was the host."""
     with open('/proc/stat') as f:
         t = [int(x) for x in f.readline().split()[1:]]
     idle = t[3] + t[4]  # idle + iowait
-    return sum(t) - idle, sum(t)
+    steal = t[7] if len(t) > 7 else 0
+    return sum(t) - idle, sum(t), steal
 
 
 def vm_kb(pid, name):
@@ -189,7 +192,7 @@ class Bench:
                  f"({out['active_jobs_per_s']} first start to last finish), "
                  f"{out['commands_per_job']} cmds/job, peak {out['peak_rss_kb']} kB, "
                  f"cpu worker {out['worker_cpu_s']} s redis {out['redis_cpu_s']} s, "
-                 f"machine {out['machine_cores_busy']} cores busy")
+                 f"machine {out['machine_cores_busy']} cores busy ({out['machine_cores_stolen']} stolen)")
         return out
 
     def measure(self, start, n, procs=1, results=True):
@@ -225,7 +228,7 @@ class Bench:
         for p in ps:
             kill(p)
         redis_cpu = proc_cpu_s(self.a.redis_pid) - redis_cpu0
-        ticks_busy, ticks_all = (b - a for a, b in zip(machine0, machine_ticks()))
+        ticks_busy, ticks_all, ticks_steal = (b - a for a, b in zip(machine0, machine_ticks()))
         counts = self.command_counts()
         timings = []
         for f in files:
@@ -248,6 +251,7 @@ class Bench:
             'redis_cpu_s': round(redis_cpu, 2),
             # Everything the machine ran meanwhile, in cores: above worker + redis means others.
             'machine_cores_busy': round(os.cpu_count() * ticks_busy / max(ticks_all, 1), 2),
+            'machine_cores_stolen': round(os.cpu_count() * ticks_steal / max(ticks_all, 1), 3),
             'commands_per_job': round(total / n, 2),
             'commands': {k: round(v / n, 3) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])},
             'results_written': written, 'results_succeeded': ok, 'left_queued': self.r.zcard(QUEUE),
@@ -296,13 +300,36 @@ class Bench:
         return out
 
     def peer(self, name, conc, knob, kind, n):
-        """One peer's drain of n no-op jobs; a row with the reason when it cannot run."""
+        """A peer's drains of n no-op jobs, as many as ours, each just after one of ours at the
+        nearer max_jobs (100, or 10 for a peer of concurrency 10 or less): the VM's speed drifts
+        by a fifth between minutes, so each ratio compares two drains a second apart. The
+        row is the peer's median run, with the median of the paired ratios; a row with the
+        reason when it cannot run."""
         row = {'peer': name, 'concurrency': conc, 'knob': knob, 'n': n}
         why = peers.status(self.a.peers_dir).get(name)
         if why:
             row['error'] = why
             self.log(f'peer {name}: not run: {why}')
             return row
+        ours_max_jobs = 10 if conc <= 10 else 100
+        runs, ours, ratios = [], [], []
+        for _ in range(self.a.repeat):
+            o = self.drain('ours', n, ours_max_jobs, label=f'ours, paired with {name}')
+            run = self.peer_once(name, conc, kind, n)
+            if run.get('error'):
+                return dict(row, **run)
+            runs.append(run)
+            ours.append(o['jobs_per_s'])
+            ratios.append(o['jobs_per_s'] / run['jobs_per_s'])
+        best = sorted(runs, key=lambda r: r['jobs_per_s'])[len(runs) // 2]
+        return dict(row, **best, runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
+                    paired_max_jobs=ours_max_jobs, paired_ours_jobs_per_s=ours,
+                    paired_ratios=[round(r, 2) for r in ratios],
+                    paired_ratio=round(sorted(ratios)[len(ratios) // 2], 2))
+
+    def peer_once(self, name, conc, kind, n):
+        """One drain of a peer: enqueue with its own client, then time its worker."""
+        row = {}
         cwd, enq, drain_cmd, extra_env = peers.commands(kind, self.a.peers_dir, n, conc)
         env = dict(self.env(conc), **extra_env)
         log = os.path.join(self.logs, f'peer-{name}.log')
@@ -317,7 +344,7 @@ class Bench:
         outs = []
 
         def start(timed_to):
-            out = os.path.join(self.tmp.name, f'peer-{name}-{len(outs)}.out')
+            out = os.path.join(self.tmp.name, f'peer-{name}-{self.runs}.out')
             outs.append(out)
             cmd = ['/usr/bin/time', '-f', '%M %e %U %S', '-o', timed_to] + drain_cmd
             return spawn_to(cmd, env, cwd, out, log)

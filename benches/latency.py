@@ -17,7 +17,9 @@
 # queue, which is the work a real producer makes Redis do; each ZADD publishes its keyspace
 # event as an enqueue does. The producer is a process of its own with its own connection, and
 # its CPU is reported beside the result.
-# Prints one JSON object on stdout: samples (ms), p50, p99, mean, max.
+# Prints one JSON object on stdout: samples (ms), p50, p99, mean, max, and the same of the
+# probes' enqueue_job calls alone (enqueue_ms, enqueue_p50, enqueue_p99) and of the start
+# after that call returned (after_enqueue_p50, after_enqueue_p99).
 import asyncio
 import functools
 import json
@@ -110,6 +112,9 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
     queue = os.environ.get('BENCH_QUEUE', default_queue_name)
     deadline = time.time() + timeout_s
     ids = []
+    # How long each probe's enqueue_job took (its WATCH, EXISTS and MULTI/EXEC round trips,
+    # each waiting behind whatever script Redis is running): part of every sample.
+    enqueue_ms = []
     stop = multiprocessing.Event()
     sent = multiprocessing.Value('q', 0)
     load_cpu = multiprocessing.Value('d', 0.0)
@@ -127,6 +132,7 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
         for i in range(jobs):
             t0 = time.time()
             job = await redis.enqueue_job('echo', t0)
+            enqueue_ms.append(round((time.time() - t0) * 1000, 3))
             ids.append(job.job_id)
             await asyncio.sleep(max(0.0, began + (i + 1) * spacing_ms / 1000 - time.monotonic()))
         probing_s = time.monotonic() - began
@@ -142,6 +148,7 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
     finally:
         await redis.aclose()
     ordered = sorted(samples)
+    after = sorted(round(s - e, 3) for s, e in zip(samples, enqueue_ms))
     print(json.dumps({
         'jobs': len(samples),
         'spacing_ms': spacing_ms,
@@ -156,6 +163,13 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
         'mean': round(sum(samples) / len(samples), 3),
         'max': ordered[-1],
         'samples': samples,
+        'enqueue_p50': percentile(sorted(enqueue_ms), 50),
+        'enqueue_p99': percentile(sorted(enqueue_ms), 99),
+        'enqueue_ms': enqueue_ms,
+        # The start after enqueue_job returned (negative: the worker started the job before
+        # the client had read its EXEC reply).
+        'after_enqueue_p50': percentile(after, 50),
+        'after_enqueue_p99': percentile(after, 99),
     }))
 
 
