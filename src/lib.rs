@@ -3,8 +3,8 @@
 //!
 //! # Layout
 //! - [`codec`]: pickle (safe subset, our own), msgpack and JSON; bytes <-> [`Value`]. Pure,
-//!   but for [`codec::decode_job`] / [`codec::encode_result`], which move big payloads off the
-//!   async runtime; [`codec::limits`] holds the per-payload memory budget.
+//!   but for [`codec::decode_job`], which moves big payloads off the async runtime;
+//!   [`codec::limits`] holds the per-payload memory budget.
 //! - [`protocol`]: arq's key names, job/result maps, health string and cron arithmetic. Pure.
 //! - [`conn`]: Redis connectivity: the shared connection to the master (URL or Sentinel,
 //!   rediscovered on failover), reconnects with backoff, TLS, readiness, secrets masked;

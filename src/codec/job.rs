@@ -1,8 +1,9 @@
-//! Decoding a job's payload and encoding its result from async code: small ones inline, big
-//! ones on a blocking thread, so a 10 MB job never stalls the runtime's Redis I/O, lease
-//! renewals or other jobs; both within a [`DecodeLimits`] budget.
+//! Decoding a job's payload from async code: small ones inline, big ones on a blocking
+//! thread, so a 10 MB job never stalls the runtime's Redis I/O, lease renewals or other jobs;
+//! within a [`DecodeLimits`] budget. (A big job's result is encoded off the runtime by
+//! `worker::outcome`.)
 
-use super::limits::{expanded_size, DecodeLimits};
+use super::limits::DecodeLimits;
 use super::{Codec, CodecError, Globals};
 use lyanna_task_api::Value;
 
@@ -21,29 +22,6 @@ pub async fn decode_job(
     tokio::task::spawn_blocking(move || codec.decode_with(&payload, Globals::Refuse, &limits))
         .await
         .map_err(|e| CodecError::Malformed(format!("decoder thread failed: {e}")))?
-}
-
-/// Encodes a result within `limits.max_bytes` (the same hard cap a payload's decoded size
-/// has), inline when its encoding is small and on a blocking thread otherwise.
-pub async fn encode_result(
-    codec: Codec,
-    value: Value,
-    limits: DecodeLimits,
-) -> Result<Vec<u8>, CodecError> {
-    // Measured over the shared tree (linear), so a result built to expand is caught here.
-    let size = expanded_size(&value);
-    if codec != Codec::Pickle && size > limits.max_bytes as u64 {
-        return Err(CodecError::OverBudget {
-            limit: limits.max_bytes,
-            what: "encoded bytes",
-        });
-    }
-    if size < limits.inline_below as u64 {
-        return codec.encode_within(&value, limits.max_bytes);
-    }
-    tokio::task::spawn_blocking(move || codec.encode_within(&value, limits.max_bytes))
-        .await
-        .map_err(|e| CodecError::Malformed(format!("encoder thread failed: {e}")))?
 }
 
 #[cfg(test)]
@@ -94,10 +72,5 @@ mod tests {
         let err = decode_job(Codec::Pickle, bytes, tight).await.unwrap_err();
         assert!(matches!(err, CodecError::OverBudget { .. }), "{err}");
         assert!(err.to_string().contains("budget"), "{err}");
-
-        let out = encode_result(Codec::Json, value.clone(), tight).await;
-        assert!(matches!(out, Err(CodecError::OverBudget { .. })));
-        let out = encode_result(Codec::Pickle, value, limits).await.unwrap();
-        assert!(out.len() > 100_000);
     }
 }

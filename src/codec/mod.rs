@@ -12,7 +12,7 @@ pub mod pickle;
 mod size_scan;
 
 pub use fields::{fields_value, Field};
-pub use job::{decode_job, encode_result};
+pub use job::decode_job;
 pub use limits::{Budget, DecodeLimits};
 
 use lyanna_task_api::{PyObject, Value};
