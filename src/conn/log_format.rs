@@ -375,14 +375,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lines_match_the_default_format() {
-        let plain = lines_of(PlainFormat, PlainFields, false);
-        let default = lines_of(
+    /// The sample events through tracing-subscriber's own default format, with a real span.
+    fn default_lines() -> Vec<String> {
+        lines_of(
             tracing_subscriber::fmt::format::Format::default(),
             tracing_subscriber::fmt::format::DefaultFields::new(),
             false,
-        );
+        )
+    }
+
+    #[test]
+    fn lines_match_the_default_format() {
+        let plain = lines_of(PlainFormat, PlainFields, false);
+        let default = default_lines();
         assert_eq!(plain.len(), 7, "{plain:#?}");
         assert_eq!(plain, default);
     }
@@ -390,11 +395,7 @@ mod tests {
     #[test]
     fn a_job_tag_reads_as_its_span() {
         let tagged = lines_of(PlainFormat, PlainFields, true);
-        let spanned = lines_of(
-            tracing_subscriber::fmt::format::Format::default(),
-            tracing_subscriber::fmt::format::DefaultFields::new(),
-            false,
-        );
+        let spanned = default_lines();
         assert_eq!(tagged, spanned);
         assert!(
             tagged[1].starts_with("  INFO job{job_id=a1b2 try=2}: "),
