@@ -95,6 +95,12 @@ def machine_ticks():
     return sum(t) - idle, sum(t), steal
 
 
+def median_run(runs, key=lambda r: r['jobs_per_s']):
+    """The median of repeated runs (the upper one of an even count), by jobs/s unless `key`
+    says otherwise (None: the values themselves)."""
+    return sorted(runs, key=key)[len(runs) // 2]
+
+
 def vm_kb(pid, name):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -264,8 +270,7 @@ class Bench:
 
     def drain_repeated(self, kind, n, max_jobs, procs=1, **kw):
         runs = [self.drain(kind, n, max_jobs, procs, **kw) for _ in range(self.a.repeat if kind != 'arq' else 1)]
-        best = sorted(runs, key=lambda r: r['jobs_per_s'])[len(runs) // 2]  # the median run
-        return dict(best, runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
+        return dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
 
     def wait_ready(self, p):
         """Until the worker has written its health key (it is polling), at most 20 s."""
@@ -321,11 +326,10 @@ class Bench:
             runs.append(run)
             ours.append(o['jobs_per_s'])
             ratios.append(o['jobs_per_s'] / run['jobs_per_s'])
-        best = sorted(runs, key=lambda r: r['jobs_per_s'])[len(runs) // 2]
-        return dict(row, **best, runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
+        return dict(row, **median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
                     paired_max_jobs=ours_max_jobs, paired_ours_jobs_per_s=ours,
                     paired_ratios=[round(r, 2) for r in ratios],
-                    paired_ratio=round(sorted(ratios)[len(ratios) // 2], 2))
+                    paired_ratio=round(median_run(ratios, key=None), 2))
 
     def peer_once(self, name, conc, kind, n):
         """One drain of a peer: enqueue with its own client, then time its worker."""

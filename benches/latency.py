@@ -148,6 +148,7 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
     finally:
         await redis.aclose()
     ordered = sorted(samples)
+    enqueue_ordered = sorted(enqueue_ms)
     after = sorted(round(s - e, 3) for s, e in zip(samples, enqueue_ms))
     print(json.dumps({
         'jobs': len(samples),
@@ -163,8 +164,8 @@ async def main(jobs: int, spacing_ms: float, timeout_s: float, load_rate: float 
         'mean': round(sum(samples) / len(samples), 3),
         'max': ordered[-1],
         'samples': samples,
-        'enqueue_p50': percentile(sorted(enqueue_ms), 50),
-        'enqueue_p99': percentile(sorted(enqueue_ms), 99),
+        'enqueue_p50': percentile(enqueue_ordered, 50),
+        'enqueue_p99': percentile(enqueue_ordered, 99),
         'enqueue_ms': enqueue_ms,
         # The start after enqueue_job returned (negative: the worker started the job before
         # the client had read its EXEC reply).

@@ -175,7 +175,8 @@ def peers_table(res):
 
 
 def paired(p):
-    """`2.9x (2.7x, 2.9x, 3.1x) vs 31,000` from a peer's paired runs (see harness.peer)."""
+    """`2.9x (2.7x, 2.9x, 3.1x); ours at max_jobs=100: 31,000, ... jobs/s` from a peer's
+    paired runs (see harness.peer): the median ratio, each ratio, and our drains beside them."""
     if 'paired_ratio' not in p:
         return ''
     each = ', '.join(f'{x:.1f}x' for x in p['paired_ratios'])
