@@ -11,7 +11,7 @@
 //! the worker; with 2 lanes one lane's claim overlaps the other's finish. Exits once the queue
 //! is empty; prints how many jobs it finished.
 
-use lyanna_worker::worker::claim::header_fields;
+use lyanna_worker::worker::claim::claimed_pairs;
 use redis::aio::MultiplexedConnection;
 use redis::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +49,7 @@ impl Floor {
             let first = self
                 .next_token
                 .fetch_add(self.per_lane as u64, Ordering::Relaxed);
-            let reply: Vec<Value> = self
+            let mut reply: Vec<Value> = self
                 .claim
                 .key(&self.queue)
                 .key("arq:abort")
@@ -80,16 +80,10 @@ impl Floor {
             let mut inv = self.finish.key(&self.queue);
             inv.key("arq:abort").key(&self.lease_set).arg(CRON_KEEP_MS);
             let mut jobs = 0;
-            // Per claimed job: its header (id, score, try, abort, token, error) and payload.
-            for c in reply.chunks_exact(2) {
-                let Value::BulkString(header) = &c[0] else {
-                    continue;
-                };
-                let Some([Some(id), _, _, _, Some(token), _]) = header_fields(header) else {
-                    continue;
-                };
+            // Per claimed job: its id and payload; the k-th holds the token `floor|0|{first + k}`.
+            for ((id, _payload), token) in claimed_pairs(&mut reply).zip(first..) {
                 inv.arg(id)
-                    .arg(token)
+                    .arg(format!("floor|0|{token}"))
                     .arg("done")
                     .arg("0")
                     .arg("px")

@@ -73,27 +73,50 @@ pub async fn claim(
     }
     let sent_ms = mono_ms();
     let reply: Vec<RV> = inv.invoke_async(conn).await?;
-    Ok(parse_reply(reply, sent_ms))
+    Ok(parse_reply(
+        reply,
+        req.token_prefix,
+        req.first_token,
+        sent_ms,
+    ))
 }
 
-/// The six fields of a claimed job's header, in the script's order: id, score, try, abort
-/// score, token, error; `None` where the script gave false. `None` overall when the header is
-/// not framed as the script frames it (`{length}:{bytes}` or `-`, nothing after the last).
-pub fn header_fields(header: &[u8]) -> Option<[Option<&[u8]>; 6]> {
-    let mut rest = header;
-    let mut out = [None; 6];
-    for slot in &mut out {
-        if let Some(after) = rest.strip_prefix(b"-") {
-            rest = after;
-            continue;
-        }
-        let colon = rest.iter().position(|&b| b == b':')?;
-        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
-        let end = (colon + 1).checked_add(len)?;
-        *slot = Some(rest.get(colon + 1..end)?);
-        rest = &rest[end..];
-    }
-    rest.is_empty().then_some(out)
+/// The claimed jobs' ids and payloads in a claim's reply, in claim order: the elements after
+/// the first (the numbers) that come in pairs of an id and a payload, up to the first error
+/// entry (whose number is an integer, never an id).
+pub fn claimed_pairs(reply: &mut [RV]) -> impl Iterator<Item = (&[u8], &mut RV)> {
+    reply
+        .get_mut(1..)
+        .unwrap_or_default()
+        .chunks_exact_mut(2)
+        .map_while(|pair| match pair {
+            [RV::BulkString(id), payload] => Some((id.as_slice(), payload)),
+            _ => None,
+        })
+}
+
+/// One job's entry in the reply's numbers: `{score},{try},{abort score}`, empty where false.
+struct Numbers<'a> {
+    score: Option<&'a [u8]>,
+    job_try: Option<&'a [u8]>,
+    abort: Option<&'a [u8]>,
+}
+
+fn part(b: Option<&[u8]>) -> Option<&[u8]> {
+    b.filter(|b| !b.is_empty())
+}
+
+fn numbers(meta: &[u8]) -> impl Iterator<Item = Numbers<'_>> {
+    meta.split(|&b| b == b';')
+        .take(meta.iter().filter(|&&b| b == b';').count())
+        .map(|entry| {
+            let mut f = entry.splitn(3, |&b| b == b',');
+            Numbers {
+                score: part(f.next()),
+                job_try: part(f.next()),
+                abort: part(f.next()),
+            }
+        })
 }
 
 fn number(field: Option<&[u8]>) -> Option<i64> {
@@ -103,93 +126,98 @@ fn number(field: Option<&[u8]>) -> Option<i64> {
         .or_else(|| text.parse::<f64>().ok().map(|f| f as i64))
 }
 
-fn text(field: Option<&[u8]>) -> Option<String> {
-    field.map(|b| String::from_utf8_lossy(b).into_owned())
-}
-
-/// Reads the script's reply: a header and a payload per job. Every claimed id is returned,
-/// even one whose fields are odd: its in-progress key is set, so dropping it here would
-/// strand it until the lease ran out.
-pub(crate) fn parse_reply(mut reply: Vec<RV>, sent_ms: u64) -> Vec<Claimed> {
-    reply
-        .chunks_exact_mut(2)
-        .filter_map(|c| {
-            let [RV::BulkString(header), payload] = c else {
-                return None;
-            };
-            let [id, score, job_try, abort, token, error] = header_fields(header)?;
-            let raw_id = id?.to_vec();
+/// Reads the script's reply (see claim.lua): the numbers, an id and a payload per job, then
+/// the wrong-type errors by job number. Every claimed id is returned, even one whose numbers
+/// are odd: its in-progress key is set, so dropping it here would strand it until the lease
+/// ran out.
+pub(crate) fn parse_reply(
+    mut reply: Vec<RV>,
+    token_prefix: &str,
+    first_token: u64,
+    sent_ms: u64,
+) -> Vec<Claimed> {
+    let meta = match reply.first_mut() {
+        Some(RV::BulkString(b)) => std::mem::take(b),
+        _ => Vec::new(),
+    };
+    let mut claimed: Vec<Claimed> = claimed_pairs(&mut reply)
+        .zip(
+            numbers(&meta)
+                .map(Some)
+                .chain(std::iter::repeat_with(|| None)),
+        )
+        .zip(first_token..)
+        .map(|(((id, payload), nums), token)| {
+            let raw_id = id.to_vec();
             let id = String::from_utf8_lossy(&raw_id).into_owned();
-            let mut key_error = text(error);
-            let job_try = number(job_try).unwrap_or_else(|| {
-                key_error.get_or_insert_with(|| "no try counter".into());
-                0
+            let nums = nums.unwrap_or(Numbers {
+                score: None,
+                job_try: None,
+                abort: None,
             });
-            Some(Claimed {
+            let job_try = number(nums.job_try);
+            Claimed {
                 raw_id,
                 id,
-                score: number(score).unwrap_or(0),
+                score: number(nums.score).unwrap_or(0),
                 // Moved out, not copied: a payload may be tens of MB.
                 payload: match std::mem::replace(payload, RV::Nil) {
                     RV::BulkString(b) => Some(b),
                     _ => None,
                 },
-                job_try,
-                abort_requested_ms: number(abort),
-                token: String::from_utf8(token?.to_vec()).ok()?,
-                key_error,
+                job_try: job_try.unwrap_or(0),
+                abort_requested_ms: number(nums.abort),
+                token: format!("{token_prefix}{token}"),
+                key_error: job_try.is_none().then(|| "no try counter".to_string()),
                 sent_ms,
-            })
+            }
         })
-        .collect()
+        .collect();
+    let after_pairs = 1 + 2 * claimed.len();
+    for e in reply.get(after_pairs..).unwrap_or_default().chunks_exact(2) {
+        if let [RV::Int(k), err] = e {
+            let text = match err {
+                RV::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                RV::SimpleString(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            // Numbered from 1; a try counter of the wrong type also leaves the try empty, and
+            // its error says more than "no try counter".
+            let job = usize::try_from(*k).ok().and_then(|k| k.checked_sub(1));
+            if let Some(c) = job.and_then(|i| claimed.get_mut(i)) {
+                c.key_error = Some(text);
+            }
+        }
+    }
+    claimed
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Frames fields as claim.lua's `field()` does.
-    fn header(fields: [Option<&[u8]>; 6]) -> RV {
-        let mut h = Vec::new();
-        for f in fields {
-            match f {
-                None => h.push(b'-'),
-                Some(b) => {
-                    h.extend_from_slice(format!("{}:", b.len()).as_bytes());
-                    h.extend_from_slice(b);
-                }
-            }
-        }
-        RV::BulkString(h)
+    fn bulk(b: &[u8]) -> RV {
+        RV::BulkString(b.to_vec())
     }
 
     #[test]
-    fn parses_headers_and_moves_payloads() {
+    fn parses_numbers_ids_payloads_and_errors() {
         let reply = vec![
-            header([
-                Some(b"abc"),
-                Some(b"1700000000123"),
-                Some(b"2"),
-                None,
-                Some(b"w|n|1"),
-                None,
-            ]),
-            RV::BulkString(b"\x80\x04N.".to_vec()),
-            // An id with the framing's own bytes in it, no payload, a wrong-type key.
-            header([
-                Some(b"d\xff:-9:e"),
-                Some(b"5"),
-                Some(b"1"),
-                Some(b"1700000000000"),
-                Some(b"w|n|2"),
-                Some(b"arq:retry:x: WRONGTYPE"),
-            ]),
+            bulk(b"1700000000123,2,;5,1,1700000000000;1.5e3,,;"),
+            bulk(b"abc"),
+            bulk(b"\x80\x04N."),
+            // An id with the reply's own separators in it, and no payload.
+            bulk(b"d\xff,;-9:e"),
             RV::Nil,
-            // No try counter: still returned, with the reason as its key error.
-            header([Some(b"t"), Some(b"1.5e3"), None, None, Some(b"w|n|3"), None]),
-            RV::BulkString(b"p".to_vec()),
+            bulk(b"t"),
+            bulk(b"p"),
+            // Job 2's retry counter holds the wrong type; job 9 is not in this reply.
+            RV::Int(2),
+            bulk(b"arq:retry:x: WRONGTYPE"),
+            RV::Int(9),
+            bulk(b"ignored"),
         ];
-        let got = parse_reply(reply, 5);
+        let got = parse_reply(reply, "w|n|", 7, 5);
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].id, "abc");
         assert!(got[0].id_is_utf8());
@@ -197,36 +225,36 @@ mod tests {
         assert_eq!(got[0].payload.as_deref(), Some(&b"\x80\x04N."[..]));
         assert_eq!(got[0].job_try, 2);
         assert_eq!(got[0].abort_requested_ms, None);
-        assert_eq!(got[0].token, "w|n|1");
+        assert_eq!(got[0].token, "w|n|7");
         assert_eq!(got[0].key_error, None);
         assert_eq!(got[0].sent_ms, 5);
         assert_eq!(got[1].payload, None);
         assert!(!got[1].id_is_utf8());
-        assert_eq!(got[1].raw_id, b"d\xff:-9:e".to_vec());
+        assert_eq!(got[1].raw_id, b"d\xff,;-9:e".to_vec());
         assert_eq!(got[1].abort_requested_ms, Some(1_700_000_000_000));
+        assert_eq!(got[1].token, "w|n|8");
         assert_eq!(got[1].key_error.as_deref(), Some("arq:retry:x: WRONGTYPE"));
+        // No try counter: still returned, with the reason as its key error.
         assert_eq!(got[2].score, 1500);
         assert_eq!(got[2].job_try, 0);
+        assert_eq!(got[2].token, "w|n|9");
         assert_eq!(got[2].key_error.as_deref(), Some("no try counter"));
     }
 
     #[test]
-    fn misframed_headers_are_refused() {
-        for bad in [
-            &b""[..],
-            b"3:ab",
-            b"x:abc-----",
-            b"1:a-----extra",
-            b"99999999999999999999999:a",
-            b"18446744073709551615:a-----",
-        ] {
-            assert_eq!(
-                header_fields(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+    fn odd_replies_keep_every_claimed_id() {
+        // Numbers missing or short: each id still comes back (its lease is set), failed early
+        // for want of a try counter.
+        for meta in [RV::Nil, bulk(b""), bulk(b"1,1,")] {
+            let reply = vec![meta, bulk(b"a"), bulk(b"p"), bulk(b"b"), RV::Nil];
+            let got = parse_reply(reply, "x|", 1, 0);
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[1].id, "b");
+            assert_eq!(got[1].token, "x|2");
+            assert_eq!(got[1].key_error.as_deref(), Some("no try counter"));
         }
-        assert!(header_fields(b"1:a-----").is_some());
+        assert!(parse_reply(Vec::new(), "x|", 1, 0).is_empty());
+        // A lone id without its payload element is not a pair: not a reply the script makes.
+        assert!(parse_reply(vec![bulk(b"1,1,;"), bulk(b"a")], "x|", 1, 0).is_empty());
     }
 }
