@@ -18,8 +18,9 @@
 -- act only while the key still holds it.
 --
 -- Redis work per claimed job: the SET NX and, on a first try, one SET of the try counter
--- (arq's INCR + EXPIRE leave the same key); per claim: the ZRANGEBYSCORE pages, one MGET of
--- every payload, SADD and PEXPIRE of the lease set.
+-- (arq's INCR + EXPIRE leave the same key), and a ZSCORE of arq:abort when aborts are enabled
+-- and the key exists; per claim: the ZRANGEBYSCORE pages, one MGET of every payload, SADD and
+-- PEXPIRE of the lease set (and EXISTS arq:abort when aborts are enabled).
 local want = tonumber(ARGV[3])
 local look = tonumber(ARGV[4])
 local held = {}
@@ -70,6 +71,8 @@ for k, id in ipairs(ids) do jkeys[k] = 'arq:job:' .. id end
 each_slice(jkeys, function(...)
   for _, v in ipairs(redis.call('MGET', ...)) do payloads[#payloads + 1] = v end
 end)
+-- Abort requests are rare: with none at all (no arq:abort key) no job needs its ZSCORE.
+local aborts = ARGV[5] == '1' and redis.call('EXISTS', KEYS[2]) == 1
 local meta, errs, out = {}, {}, {}
 for k, id in ipairs(ids) do
   local jk = jkeys[k]
@@ -98,7 +101,7 @@ for k, id in ipairs(ids) do
     end
   end
   local abort = ''
-  if ARGV[5] == '1' then
+  if aborts then
     local asked = redis.pcall('ZSCORE', KEYS[2], id)
     if asked and not wrong(asked, KEYS[2]) then
       abort = asked
