@@ -50,7 +50,7 @@ pub struct ClaimRequest<'a> {
     pub token_prefix: &'a str,
     pub first_token: u64,
     /// Ids this worker still holds: never claimed again while it does.
-    pub held: Vec<Vec<u8>>,
+    pub held: Vec<std::sync::Arc<[u8]>>,
 }
 
 pub async fn claim(
@@ -69,7 +69,7 @@ pub async fn claim(
         .arg(req.token_prefix)
         .arg(req.first_token);
     for id in &req.held {
-        inv.arg(id.as_slice());
+        inv.arg(&**id);
     }
     let sent_ms = mono_ms();
     let reply: Vec<RV> = inv.invoke_async(conn).await?;

@@ -40,7 +40,8 @@ pub(crate) fn safety_margin(ttl: Duration) -> Duration {
 /// One run's hold on its in-progress key.
 #[derive(Debug)]
 pub(crate) struct Lease {
-    pub job_id: Vec<u8>,
+    /// Shared, not copied: the claim sends every held id with each claim.
+    pub job_id: Arc<[u8]>,
     pub token: String,
     /// `mono_ms()` until which the key is known to hold `token`.
     confirmed_until: AtomicU64,
@@ -55,9 +56,9 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
-    pub fn new(job_id: Vec<u8>, token: String, sent_ms: u64, ttl: Duration) -> Self {
+    pub fn new(job_id: &[u8], token: String, sent_ms: u64, ttl: Duration) -> Self {
         let lease = Lease {
-            job_id,
+            job_id: Arc::from(job_id),
             token,
             confirmed_until: AtomicU64::new(0),
             lost: AtomicBool::new(false),
@@ -110,13 +111,14 @@ impl Lease {
 /// Every lease this worker holds, by job id; the renewer extends them together.
 #[derive(Default)]
 pub(crate) struct Leases {
-    map: Mutex<HashMap<Vec<u8>, Arc<Lease>, foldhash::fast::RandomState>>,
+    map: Mutex<HashMap<Arc<[u8]>, Arc<Lease>, foldhash::fast::RandomState>>,
 }
 
 impl Leases {
     fn lock(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Arc<Lease>, foldhash::fast::RandomState>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<Arc<[u8]>, Arc<Lease>, foldhash::fast::RandomState>>
+    {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -140,7 +142,7 @@ impl Leases {
         self.lock().values().cloned().collect()
     }
 
-    pub fn ids(&self) -> Vec<Vec<u8>> {
+    pub fn ids(&self) -> Vec<Arc<[u8]>> {
         self.lock().keys().cloned().collect()
     }
 
@@ -213,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn fences_a_job_whose_lease_runs_out() {
         let lease = Arc::new(Lease::new(
-            b"a".to_vec(),
+            b"a",
             "t".into(),
             mono_ms(),
             Duration::from_millis(500),
@@ -229,7 +231,7 @@ mod tests {
     #[tokio::test]
     async fn renewals_keep_it_running_and_loss_stops_it_at_once() {
         let ttl = Duration::from_millis(400);
-        let lease = Arc::new(Lease::new(b"a".to_vec(), "t".into(), mono_ms(), ttl));
+        let lease = Arc::new(Lease::new(b"a", "t".into(), mono_ms(), ttl));
         let l2 = lease.clone();
         let renew = tokio::spawn(async move {
             for _ in 0..8 {
@@ -249,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn a_finished_job_returns_its_value() {
         let lease = Arc::new(Lease::new(
-            b"a".to_vec(),
+            b"a",
             "t".into(),
             mono_ms(),
             Duration::from_secs(5),

@@ -90,7 +90,7 @@ impl Renewer {
             .arg(self.ttl.as_millis() as u64)
             .arg(&self.identity.value);
         for l in &held {
-            inv.arg(l.job_id.as_slice()).arg(&l.token);
+            inv.arg(&*l.job_id).arg(&l.token);
         }
         let sent = mono_ms();
         let reply: Vec<i64> = inv.invoke_async(c).await?;

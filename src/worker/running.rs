@@ -93,7 +93,7 @@ impl Running {
         let abort = CancellationToken::new();
         let enqueue_time_ms = Arc::new(AtomicI64::new(i64::MAX));
         let lease = Arc::new(Lease::new(
-            c.raw_id.clone(),
+            &c.raw_id,
             c.token.clone(),
             c.sent_ms,
             shared.lease_ttl,
