@@ -122,7 +122,9 @@ def latency_table(res):
         if not r:
             continue
         any_row = True
-        load = (f"{fmt(r['load_rate'])} jobs/s asked, {fmt(r.get('load_achieved'))} reached, max_jobs={r.get('max_jobs')}, "
+        load = (f"{fmt(r['load_rate'])} jobs/s asked"
+                + (f" (half of a drain just before: {fmt(r['peak_jobs_per_s'])} jobs/s)" if r.get('peak_jobs_per_s') else '')
+                + f", {fmt(r.get('load_achieved'))} reached, max_jobs={r.get('max_jobs')}, "
                 f"{fmt(r.get('queued_at_end'))} queued at the last probe"
                 + (f", producer CPU {fmt(r['load_cpu_s'], 2)} s" if 'load_cpu_s' in r else '')
                 if r.get('load_rate') else 'none')
