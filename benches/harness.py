@@ -331,6 +331,20 @@ class Bench:
                     paired_ratios=[round(r, 2) for r in ratios],
                     paired_ratio=round(median_run(ratios, key=None), 2))
 
+    def floor_paired(self, n, max_jobs, lanes):
+        """The Redis floor's drains, each just after one of ours at the same max_jobs, as the
+        peers' are: the row is the floor's median run, with ours as a percentage of the floor in
+        each pair of drains a second apart and the median of those."""
+        label = f'Redis floor, {lanes} lane{"s" * (lanes > 1)}'
+        runs, ours = [], []
+        for _ in range(self.a.repeat):
+            ours.append(self.drain('ours', n, max_jobs, label=f'ours, paired with the {label}')['jobs_per_s'])
+            runs.append(self.drain('floor', n, max_jobs, lanes=lanes, label=label))
+        pcts = [100 * o / f['jobs_per_s'] for o, f in zip(ours, runs)]
+        return dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
+                    paired_ours_jobs_per_s=ours, paired_pcts=[round(p) for p in pcts],
+                    paired_pct=round(median_run(pcts, key=None)))
+
     def peer_once(self, name, conc, kind, n):
         """One drain of a peer: enqueue with its own client, then time its worker."""
         row = {}
@@ -446,8 +460,7 @@ def main():
         if 'floor' in only:
             for m in (100, 10):
                 for lanes in (1, 2):
-                    res[f'floor_{m}_lanes_{lanes}'] = b.drain_repeated(
-                        'floor', a.n, m, lanes=lanes, label=f'Redis floor, {lanes} lane{"s" * (lanes > 1)}')
+                    res[f'floor_{m}_lanes_{lanes}'] = b.floor_paired(a.n, m, lanes)
         if 'variants' in only:
             # Our drain at max_jobs=100 with one setting changed (the default is drain_ours_100).
             for key, extra in (('threads_1', ['--runtime-threads', '1']),
