@@ -254,6 +254,31 @@ fn report(p: &FinisherParts, op: &FinishOp, w: &Written) {
     }
 }
 
+/// Most yields of one [`gather`].
+const GATHER_ROUNDS: usize = 16;
+
+/// Adds to `batch` the finishes that keep arriving while this task yields. The jobs of a
+/// claim return one by one, on either runtime thread: a batch sent with the first of them
+/// would make the rest wait behind its round trip (one batch is in flight at a time). Stops
+/// at the first yield that brings nothing, so a lone finish waits one yield.
+async fn gather(rx: &mut mpsc::Receiver<Request>, batch: &mut Vec<Request>) {
+    for _ in 0..GATHER_ROUNDS {
+        if batch.len() >= MAX_BATCH {
+            return;
+        }
+        tokio::task::yield_now().await;
+        if rx.is_empty() {
+            return;
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
 async fn run(p: FinisherParts, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -264,7 +289,9 @@ async fn run(p: FinisherParts, mut rx: mpsc::Receiver<Request>) {
         if got == 0 {
             break;
         }
+        gather(&mut rx, &mut batch).await;
         let ops: Vec<&FinishOp> = batch.iter().map(|r| &r.op).collect();
+        debug!(jobs = ops.len(), "finish batch");
         let statuses: Vec<Option<Written>> = match write_until_taken(&p, &ops).await {
             Ok(ws) => ws
                 .into_iter()

@@ -3,7 +3,7 @@
 //! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
 //! ([`execute`] strings the middle three together; `running.rs` holds the running jobs, each
 //! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`, its claims in flight in
-//! `inflight.rs`). Beside them: [`renew`],
+//! `inflight.rs`, the size of each claim in `slots.rs`). Beside them: [`renew`],
 //! [`identity`], [`abort`], [`cron`], [`health`], `stuck` and [`wakeup`]. What they share
 //! is in [`shared`], below all of them.
 
@@ -25,6 +25,7 @@ pub mod renew;
 mod running;
 pub mod settings;
 pub mod shared;
+mod slots;
 mod stuck;
 pub mod wakeup;
 

@@ -9,10 +9,12 @@ use super::health::HealthWriter;
 use super::inflight::{ClaimDone, InFlight, MAX_IN_FLIGHT};
 use super::running::Running;
 use super::shared::Shared;
+use super::slots::Slots;
 use super::FLUSH_DEADLINE;
 use crate::conn::REFRESH_AFTER_BYTES;
 use crate::protocol::now_ms;
 use redis::aio::MultiplexedConnection;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -134,27 +136,6 @@ impl Poller {
     /// already; [`Poller::claimed`] starts what it gets.
     fn claim_step(&mut self, conn: &MultiplexedConnection, shutdown: &CancellationToken) {
         let s = &self.shared.settings;
-        // A job whose function has returned holds its slot only until its finish is written;
-        // that slot takes a new job meanwhile, so a claim overlaps the finish round trip
-        // instead of waiting for it. At most max_jobs functions run at once (arq's meaning of
-        // max_jobs), and at most 2 x max_jobs jobs are held (running, finishing, or asked for
-        // by a claim in flight).
-        let running = self.running.len();
-        let finishing = self
-            .shared
-            .finishing
-            .load(std::sync::atomic::Ordering::Acquire)
-            .min(running);
-        let claiming = self.claims.slots();
-        let free = s
-            .max_jobs
-            .saturating_sub(running - finishing + claiming)
-            .min((2 * s.max_jobs).saturating_sub(running + claiming));
-        let mut want = free.min(s.queue_read_limit.max(1));
-        if s.burst && s.max_burst_jobs >= 0 {
-            let started = self.burst_started + claiming as u64;
-            want = want.min((s.max_burst_jobs as u64).saturating_sub(started) as usize);
-        }
         if shutdown.is_cancelled() || self.shared.identity.lost.is_cancelled() {
             return;
         }
@@ -166,14 +147,19 @@ impl Poller {
         // Full (or nearly), or a claim goes out now: a slot that frees may take a due job
         // (the slots that free while this claim is in flight can go to a second one).
         self.more_due = true;
-        // A second claim in flight only for a batch worth its round trip; the slots of the
-        // rest of a finish batch are freed a moment later.
-        let min_batch = if self.claims.is_empty() {
-            1
-        } else {
-            (s.max_jobs / 2).max(1)
+        let claiming = self.claims.slots();
+        let slots = Slots {
+            max_jobs: s.max_jobs,
+            read_limit: s.queue_read_limit,
+            running: self.running.len(),
+            finishing: self.shared.finishing.load(Ordering::Acquire),
+            claiming,
+            claims: self.claims.len(),
+            burst_left: (s.burst && s.max_burst_jobs >= 0).then(|| {
+                (s.max_burst_jobs as u64).saturating_sub(self.burst_started + claiming as u64)
+            }),
         };
-        if want >= min_batch {
+        if let Some(want) = slots.claim_size() {
             self.claims.send(&self.shared, conn.clone(), want);
         }
     }
