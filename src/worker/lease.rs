@@ -2,10 +2,10 @@
 //!
 //! The key's value is a token unique to the run (`{worker id}|{process nonce}|{n}`); Python
 //! workers only test that the key exists, so the value is ours to use. Each run has a
-//! [`Lease`] that records until when (on this process's monotonic clock) Redis is known to
+//! `Lease` that records until when (on this process's monotonic clock) Redis is known to
 //! keep the key with our token: the instant a claim or renewal was *sent*, plus the TTL, minus
 //! a margin for the two clocks' drift. Once that instant has passed without a renewal the run
-//! is fenced: [`Fenced`] checks the lease before every poll of the job's future, so even a
+//! is fenced: `Fenced` checks the lease before every poll of the job's future, so even a
 //! process resumed after SIGSTOP cannot take one more step of a job whose key may by then
 //! belong to another worker. The finish script checks the token again in Redis, atomically,
 //! so a fenced or replayed finish writes nothing.

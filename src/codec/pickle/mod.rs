@@ -2,9 +2,9 @@
 //!
 //! Decoding never runs code: the only globals resolved are the datetime family, `Decimal`,
 //! `UUID`, `ZoneInfo` and a few builtins, each turned into a [`Value`] by a pure function
-//! ([`reduce`]); anything else is refused in jobs and kept as an opaque object when reading
+//! (`reduce.rs`); anything else is refused in jobs and kept as an opaque object when reading
 //! results for display. Decoding is linear in the payload: memo entries are shared
-//! ([`vm`], [`memo_refs`]), dict keys indexed ([`dict_keys`]), and every allocation charged
+//! (`vm.rs`, `memo_refs.rs`), dict keys indexed (`dict_keys.rs`), and every allocation charged
 //! to a budget ([`crate::codec::limits`]).
 //! Encoding writes what CPython's C pickler writes at protocol 4 (framing, MEMOIZE and
 //! references to shared values included), so results we store read back in Python exactly as
