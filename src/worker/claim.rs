@@ -96,6 +96,7 @@ pub fn claimed_pairs(reply: &mut [RV]) -> impl Iterator<Item = (&[u8], &mut RV)>
 }
 
 /// One job's entry in the reply's numbers: `{score},{try},{abort score}`, empty where false.
+#[derive(Default)]
 struct Numbers<'a> {
     score: Option<&'a [u8]>,
     job_try: Option<&'a [u8]>,
@@ -141,20 +142,11 @@ pub(crate) fn parse_reply(
         _ => Vec::new(),
     };
     let mut claimed: Vec<Claimed> = claimed_pairs(&mut reply)
-        .zip(
-            numbers(&meta)
-                .map(Some)
-                .chain(std::iter::repeat_with(|| None)),
-        )
+        .zip(numbers(&meta).chain(std::iter::repeat_with(Numbers::default)))
         .zip(first_token..)
         .map(|(((id, payload), nums), token)| {
             let raw_id = id.to_vec();
             let id = String::from_utf8_lossy(&raw_id).into_owned();
-            let nums = nums.unwrap_or(Numbers {
-                score: None,
-                job_try: None,
-                abort: None,
-            });
             let job_try = number(nums.job_try);
             Claimed {
                 raw_id,

@@ -43,7 +43,7 @@ impl Slots {
         } else {
             (self.max_jobs / 2).clamp(1, read_limit)
         };
-        (want >= min_batch && want > 0).then_some(want)
+        (want >= min_batch).then_some(want)
     }
 }
 
