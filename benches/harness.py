@@ -101,6 +101,19 @@ def median_run(runs, key=lambda r: r['jobs_per_s']):
     return sorted(runs, key=key)[len(runs) // 2]
 
 
+def with_runs(runs):
+    """The median run, with every run's jobs/s beside it."""
+    return dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
+
+
+def ratios_to(ours, runs):
+    """Ours / theirs in each pair of drains, and the median of those."""
+    ratios = [o['jobs_per_s'] / r['jobs_per_s'] for o, r in zip(ours, runs)]
+    return dict(paired_ours_jobs_per_s=[o['jobs_per_s'] for o in ours],
+                paired_ratios=[round(r, 2) for r in ratios],
+                paired_ratio=round(median_run(ratios, key=None), 2))
+
+
 def vm_kb(pid, name):
     with open(f'/proc/{pid}/status') as f:
         for line in f:
@@ -269,8 +282,7 @@ class Bench:
         return out
 
     def drain_repeated(self, kind, n, max_jobs, procs=1, **kw):
-        runs = [self.drain(kind, n, max_jobs, procs, **kw) for _ in range(self.a.repeat)]
-        return dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs])
+        return with_runs([self.drain(kind, n, max_jobs, procs, **kw) for _ in range(self.a.repeat)])
 
     def wait_ready(self, p):
         """Until the worker has written its health key (it is polling), at most 20 s."""
@@ -317,48 +329,42 @@ class Bench:
             self.log(f'peer {name}: not run: {why}')
             return row
         ours_max_jobs = 10 if conc <= 10 else 100
-        runs, ours, ratios = [], [], []
+        ours, runs, error = self.pairs(n, ours_max_jobs, name, lambda: self.peer_once(name, conc, kind, n))
+        if error:
+            return dict(row, **error)
+        return dict(row, **with_runs(runs), paired_max_jobs=ours_max_jobs, **ratios_to(ours, runs))
+
+    def pairs(self, n, max_jobs, label, other):
+        """`repeat` pairs of drains: one of ours at max_jobs, then `other()` a second after it
+        (the VM's speed drifts by a fifth between minutes, so each pair compares two drains a
+        second apart). Our runs, the other's, and the other's first run with an error (the
+        pairing stops there), or None."""
+        ours, runs = [], []
         for _ in range(self.a.repeat):
-            o = self.drain('ours', n, ours_max_jobs, label=f'ours, paired with {name}')
-            run = self.peer_once(name, conc, kind, n)
+            ours.append(self.drain('ours', n, max_jobs, label=f'ours, paired with {label}'))
+            run = other()
             if run.get('error'):
-                return dict(row, **run)
+                return ours, runs, run
             runs.append(run)
-            ours.append(o['jobs_per_s'])
-            ratios.append(o['jobs_per_s'] / run['jobs_per_s'])
-        return dict(row, **median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
-                    paired_max_jobs=ours_max_jobs, paired_ours_jobs_per_s=ours,
-                    paired_ratios=[round(r, 2) for r in ratios],
-                    paired_ratio=round(median_run(ratios, key=None), 2))
+        return ours, runs, None
 
     def arq_paired(self, n, max_jobs):
         """Python arq's drains, each just after one of ours at the same max_jobs, as the peers'
         are (its own rate moves with the VM as ours does): Python arq's median run with the
         ratio in each pair and the median of those, and our median run."""
-        ours, runs = [], []
-        for _ in range(self.a.repeat):
-            ours.append(self.drain('ours', n, max_jobs, label='ours, paired with Python arq'))
-            runs.append(self.drain('arq', n, max_jobs))
-        ratios = [o['jobs_per_s'] / r['jobs_per_s'] for o, r in zip(ours, runs)]
-        arq = dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
-                   paired_ours_jobs_per_s=[o['jobs_per_s'] for o in ours],
-                   paired_ratios=[round(r, 2) for r in ratios],
-                   paired_ratio=round(median_run(ratios, key=None), 2))
-        return arq, dict(median_run(ours), runs_jobs_per_s=[o['jobs_per_s'] for o in ours])
+        ours, runs, _ = self.pairs(n, max_jobs, 'Python arq', lambda: self.drain('arq', n, max_jobs))
+        return dict(with_runs(runs), **ratios_to(ours, runs)), with_runs(ours)
 
     def floor_paired(self, n, max_jobs, lanes):
         """The Redis floor's drains, each just after one of ours at the same max_jobs, as the
         peers' are: the row is the floor's median run, with ours as a percentage of the floor in
         each pair of drains a second apart and the median of those."""
         label = f'Redis floor, {lanes} lane{"s" * (lanes > 1)}'
-        runs, ours = [], []
-        for _ in range(self.a.repeat):
-            ours.append(self.drain('ours', n, max_jobs, label=f'ours, paired with the {label}')['jobs_per_s'])
-            runs.append(self.drain('floor', n, max_jobs, lanes=lanes, label=label))
-        pcts = [100 * o / f['jobs_per_s'] for o, f in zip(ours, runs)]
-        return dict(median_run(runs), runs_jobs_per_s=[r['jobs_per_s'] for r in runs],
-                    paired_ours_jobs_per_s=ours, paired_pcts=[round(p) for p in pcts],
-                    paired_pct=round(median_run(pcts, key=None)))
+        ours, runs, _ = self.pairs(n, max_jobs, f'the {label}',
+                                   lambda: self.drain('floor', n, max_jobs, lanes=lanes, label=label))
+        pcts = [100 * o['jobs_per_s'] / f['jobs_per_s'] for o, f in zip(ours, runs)]
+        return dict(with_runs(runs), paired_ours_jobs_per_s=[o['jobs_per_s'] for o in ours],
+                    paired_pcts=[round(p) for p in pcts], paired_pct=round(median_run(pcts, key=None)))
 
     def peer_once(self, name, conc, kind, n):
         """One drain of a peer: enqueue with its own client, then time its worker."""
