@@ -28,7 +28,20 @@ import peers
 HERE = os.path.dirname(os.path.abspath(__file__))
 PY_DIR = os.path.join(HERE, 'python')
 QUEUE = 'arq:queue'
-HARNESS_COMMANDS = ('cmdstat_info', 'cmdstat_config|resetstat', 'cmdstat_flushall', 'cmdstat_ping')
+HARNESS_COMMANDS = ('cmdstat_info', 'cmdstat_config|resetstat', 'cmdstat_flushall', 'cmdstat_ping',
+                    'cmdstat_dbsize')
+# arq's result TTL (keep_result, 1 h), for the keys of steady_keys.
+RESULT_TTL_MS = 3_600_000
+# KEYS none; ARGV[1] first number, ARGV[2] how many, ARGV[3] TTL (ms): keys the size of a
+# no-op job's result.
+STEADY_FILL = """
+local first = tonumber(ARGV[1])
+local value = string.rep('r', 100)
+for i = first, first + tonumber(ARGV[2]) - 1 do
+  redis.call('SET', 'bench:steady:' .. i, value, 'PX', ARGV[3])
+end
+return 0
+"""
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 CHILDREN = []  # every Popen we started; each leads its own process group
@@ -293,23 +306,54 @@ class Bench:
             time.sleep(0.05)
         raise RuntimeError('worker did not become ready (no health-check key) in 20 s')
 
-    def latency(self, kind, max_jobs=10, load_rate=0):
+    def steady_keys(self, load_rate):
+        """Fills the emptied Redis with keys of the harness's own (`bench:steady:*`, as many
+        and as long-lived as results) so the keys the loaded run adds keep the key count
+        inside one power of two. Redis grows its key table (and the table of TTLs) when the
+        count reaches a power of two and rehashes it step by step meanwhile: from an empty
+        Redis a loaded run crosses 2^15, 2^16 and 2^17 in its 5 s and every command is slower
+        (SET +70 % here) for the second after each, which no steady deployment sees (its
+        results expire as fast as they are written). Returns how many keys it wrote."""
+        # Every job leaves a result, and up to a few thousand job keys are queued at a time.
+        growth = int(load_rate * (1.0 + self.a.latency_jobs * 0.02) * 1.25) + self.a.latency_jobs + 5000
+        margin = 2000
+        power = 1 << 12
+        while power <= growth + 2 * margin:
+            power <<= 1
+        count = power + margin
+        fill = self.r.register_script(STEADY_FILL)
+        for first in range(0, count, 5000):
+            fill(args=[first, min(5000, count - first), RESULT_TTL_MS])
+        # The tables grew during the fill: Redis finishes rehashing them within about a second
+        # (serverCron rehashes 1 ms in every 100 ms, each command one bucket).
+        time.sleep(1.5)
+        return count
+
+    def latency(self, kind, max_jobs=10, load_rate=0, steady=False):
         """Enqueue -> start latency of probe jobs, the worker idle or (load_rate > 0) draining a
-        background load of that many no-op jobs per second."""
+        background load of that many no-op jobs per second; `steady`: from a key count the
+        run's keys do not take across a power of two (see steady_keys)."""
         self.r.flushall()
+        filled = self.steady_keys(load_rate) if steady else 0
         p = self.start_worker(kind, max_jobs, burst=False)
         redis_cpu0, cpu0 = proc_cpu_s(self.a.redis_pid), proc_cpu_s(p.pid)
         try:
             self.wait_ready(p)
+            keys_before = self.r.dbsize()
             res = subprocess.run(
                 [self.a.python, os.path.join(HERE, 'latency.py'), str(self.a.latency_jobs), '20',
                  str(self.a.drain_timeout), str(load_rate)],
                 env=self.env(max_jobs), check=True, timeout=self.a.drain_timeout + 30,
                 capture_output=True, text=True)
             worker_cpu = proc_cpu_s(p.pid) - cpu0
+            keys_after = self.r.dbsize()
         finally:
             kill(p, grace=10)
         out = json.loads(res.stdout)
+        # The powers of two the key count crossed while the probes ran (see steady_keys).
+        crossed = [1 << k for k in range(1, 40) if keys_before < (1 << k) <= keys_after]
+        out.update(keys_before=keys_before, keys_after=keys_after, steady_fill=filled,
+                   crossed_powers_of_two=crossed)
         out.update(worker=kind, max_jobs=max_jobs, worker_cpu_s=round(worker_cpu, 2),
                    redis_cpu_s=round(proc_cpu_s(self.a.redis_pid) - redis_cpu0, 2))
         self.log(f"latency {kind} (load {load_rate:.0f}/s, reached {out['load_achieved']}/s): "
@@ -497,8 +541,12 @@ def main():
             peak = None if a.load_rate else b.drain('ours', a.n, 100, label='ours, peak for the loaded latency')
             rate = a.load_rate or peak['jobs_per_s'] / 2
             res['latency_ours_loaded'] = b.latency('ours', max_jobs=100, load_rate=rate)
+            # The same load from a key count it stays within a power of two of (as in a
+            # deployment whose results expire as fast as they come), right after.
+            res['latency_ours_loaded_steady'] = b.latency('ours', max_jobs=100, load_rate=rate, steady=True)
             if peak:
-                res['latency_ours_loaded']['peak_jobs_per_s'] = peak['jobs_per_s']
+                for k in ('latency_ours_loaded', 'latency_ours_loaded_steady'):
+                    res[k]['peak_jobs_per_s'] = peak['jobs_per_s']
         if 'idle' in only:
             res['idle_arq'] = b.idle('arq')
             res['idle_ours'] = b.idle('ours')

@@ -127,6 +127,19 @@ def variants_table(res):
     return '\n'.join(rows)
 
 
+def keys_note(r):
+    """The key count over a loaded run, and the powers of two it crossed (each one a table
+    Redis grew and rehashed while the probes ran)."""
+    if 'keys_before' not in r:
+        return ''
+    # Tables of up to 4,096 slots grow in no time: only the larger ones are named.
+    crossed = [c for c in r.get('crossed_powers_of_two') or [] if c >= 1 << 12]
+    return (f"; keys {fmt(r['keys_before'])} -> {fmt(r['keys_after'])}"
+            + (f" ({fmt(r['steady_fill'])} of them the harness's)" if r.get('steady_fill') else '')
+            + (f", crossing {', '.join('2^%d' % (c.bit_length() - 1) for c in crossed)}" if crossed
+               else ', within one power of two'))
+
+
 def latency_table(res):
     rows = ['| enqueue -> start latency (ms), 200 probe jobs 20 ms apart | p50 | p99 | max '
             '| the probe\'s enqueue_job alone: p50 / p99 | start after it returned: p50 / p99 '
@@ -134,7 +147,8 @@ def latency_table(res):
             '|---|---:|---:|---:|---:|---:|---|---|']
     any_row = False
     for k, label, target in (('latency_arq', 'Python arq, idle', ''), ('latency_ours', 'lyanna-worker, idle', '<= 2 ms'),
-                             ('latency_ours_loaded', 'lyanna-worker, draining a background load', '<= 5 ms')):
+                             ('latency_ours_loaded', 'lyanna-worker, draining a background load, from an empty Redis', '<= 5 ms'),
+                             ('latency_ours_loaded_steady', 'lyanna-worker, draining the same load, steady key count', '<= 5 ms')):
         r = res.get(k)
         if not r:
             continue
@@ -144,6 +158,7 @@ def latency_table(res):
                 + f", {fmt(r.get('load_achieved'))} reached, max_jobs={r.get('max_jobs')}, "
                 f"{fmt(r.get('queued_at_end'))} queued at the last probe"
                 + (f", producer CPU {fmt(r['load_cpu_s'], 2)} s" if 'load_cpu_s' in r else '')
+                + keys_note(r)
                 if r.get('load_rate') else 'none')
         met = ''
         if target:
