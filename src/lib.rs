@@ -12,7 +12,9 @@
 //!   after a big reply or command); the log's stderr writer (`conn::log_writer`: redacted,
 //!   buffered, written by a thread of its own).
 //! - [`worker`]: the job's life in order: [`worker::claim`] (Lua, batched, a lease token per
-//!   run; up to two claims in flight, `worker::inflight`) -> [`worker::admission`] (decode, arq's checks) -> [`worker::call`] (timeout, abort)
+//!   run; up to two claims in flight, `worker::inflight`; ahead of the free slots while
+//!   jobs are short, `worker::ahead`) -> [`worker::admission`] (decode, arq's checks) ->
+//!   [`worker::call`] (timeout, abort; under one of max_jobs permits)
 //!   -> [`worker::outcome`] -> [`worker::finish`] (one script per batch, token-checked, so
 //!   safe to repeat); each run fenced by its [`worker::lease`], renewed by [`worker::renew`] on
 //!   its own timer; beside them [`worker::identity`] (takeover of a dead predecessor's leases),

@@ -319,6 +319,47 @@ async fn max_jobs_bounds_running_functions_with_claims_in_flight() {
 }
 
 #[tokio::test]
+async fn claims_ahead_of_short_jobs_still_run_at_most_max_jobs() {
+    // Short jobs let claims go ahead of the free slots (their jobs wait for one): every job
+    // still runs once, and never more than max_jobs functions at once.
+    let q = unique_queue("ahead");
+    let c = client(&q, Codec::Pickle);
+    let ids = enqueue_many(&c, 400, "sleep_ms", vec![Value::Int(1)]).await;
+    let mut w = WorkerProcess::start_with(
+        &q,
+        &["--burst", "--max-jobs", "4"],
+        &[("RUST_LOG", "info,lyanna_worker::worker::poll=debug")],
+    );
+    assert_eq!(w.wait(WAIT), Some(0));
+    let results = results_of(&c, &ids, WAIT).await;
+    assert!(results.iter().all(|r| r.success && r.job_try == 1));
+    let most = most_at_once(&results);
+    assert!(most <= 4, "{most} functions ran at once with max_jobs=4");
+    let log = w.log_text();
+    assert!(
+        log.contains("claim sent want=") && log.contains("ahead=4"),
+        "no claim went ahead of the free slots:\n{log}"
+    );
+    // Off: no claim goes ahead.
+    let q = unique_queue("no-ahead");
+    let c = client(&q, Codec::Pickle);
+    let ids = enqueue_many(&c, 100, "sleep_ms", vec![Value::Int(1)]).await;
+    let mut w = WorkerProcess::start_with(
+        &q,
+        &["--burst", "--max-jobs", "4", "--no-claim-ahead"],
+        &[("RUST_LOG", "info,lyanna_worker::worker::poll=debug")],
+    );
+    assert_eq!(w.wait(WAIT), Some(0));
+    assert_eq!(results_of(&c, &ids, WAIT).await.len(), 100);
+    let log = w.log_text();
+    assert!(log.contains("claim sent want="), "{log}");
+    assert!(
+        !log.contains("ahead=4"),
+        "a claim went ahead with --no-claim-ahead:\n{log}"
+    );
+}
+
+#[tokio::test]
 async fn burst_exit_does_not_wait_for_poll_delay() {
     // Once the last job's finish is written the burst is over: the worker exits then, even
     // with a claim still in flight at that moment, not a poll_delay later.

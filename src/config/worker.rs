@@ -68,6 +68,11 @@ pub struct WorkerFlags {
     /// (arq's retry_jobs=False).
     #[arg(long, env = "LYANNA_NO_RETRY_JOBS")]
     pub no_retry_jobs: bool,
+    /// Never claim jobs ahead of free slots: a claim goes out only for slots free now, as
+    /// Python arq claims (by default, while the recent jobs each took under 5 ms, a claim
+    /// may take up to max_jobs more jobs, which wait for a slot: see BENCHMARKS.md).
+    #[arg(long, env = "LYANNA_NO_CLAIM_AHEAD")]
+    pub no_claim_ahead: bool,
     /// Hard cap of a job's decoded payload: bytes, or with a K, M or G suffix (binary:
     /// 1K = 1024).
     #[arg(long, env = "LYANNA_MAX_JOB_MEMORY", default_value = "256M")]
@@ -182,6 +187,7 @@ impl WorkerFlags {
             },
             health_check_key: self.explicit_health_check_key()?,
             retry_jobs: !self.no_retry_jobs,
+            claim_ahead: !self.no_claim_ahead,
             max_job_memory: byte_size(
                 &self.max_job_memory,
                 "--max-job-memory",

@@ -45,6 +45,18 @@ pub(crate) async fn run_job(
         queue_name: shared.settings.queue_name.clone(),
         redis: Some(Arc::new(shared.redis.clone())),
     };
+    // A job claimed ahead of a free slot waits here for one (its lease held and renewed);
+    // an abort or the shutdown ends the wait, and the call below ends at once as such.
+    // Held until the result is made (its finish time is read before the next job's start).
+    let _permit = shared
+        .permits
+        .acquire(async {
+            tokio::select! {
+                _ = abort.cancelled() => {}
+                _ = stop.cancelled() => {}
+            }
+        })
+        .await;
     k.start_ms = now_ms();
     let id = k.id.as_str();
     let args_str = super::log::args_summary(&job.args);
@@ -72,6 +84,7 @@ pub(crate) async fn run_job(
 
     let ended = call(&entry.call, ctx, job.args.clone(), timeout, &abort, &stop).await;
     let took_ms = now_ms() - k.start_ms;
+    shared.ahead.note(took_ms);
     let took = Secs(took_ms);
     let keep = Keep::of(
         entry

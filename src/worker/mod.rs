@@ -3,12 +3,14 @@
 //! of a job's life: [`claim`] -> [`admission`] -> [`call`] -> [`outcome`] -> [`finish`]
 //! ([`execute`] strings the middle three together; `running.rs` holds the running jobs, each
 //! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`, its claims in flight in
-//! `inflight.rs`, the size of each claim in `slots.rs`). Beside them: [`renew`],
+//! `inflight.rs`, the size of each claim in `slots.rs`, and when a claim may go ahead of the
+//! free slots in `ahead.rs`). Beside them: [`renew`],
 //! [`identity`], [`abort`], [`cron`], [`health`], `stuck` and [`wakeup`]. What they share
 //! is in [`shared`], below all of them.
 
 pub mod abort;
 pub mod admission;
+mod ahead;
 pub mod call;
 pub mod claim;
 pub mod cron;
@@ -188,6 +190,8 @@ impl Worker {
             job_done,
             finishing: Default::default(),
             slot_freed: Default::default(),
+            permits: ahead::Permits::new(s.max_jobs),
+            ahead: Default::default(),
         });
         info!(
             queue = %s.queue_name,

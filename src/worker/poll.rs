@@ -158,8 +158,14 @@ impl Poller {
             burst_left: (s.burst && s.max_burst_jobs >= 0).then(|| {
                 (s.max_burst_jobs as u64).saturating_sub(self.burst_started + claiming as u64)
             }),
+            ahead: if s.claim_ahead {
+                self.shared.ahead.allowed(s.max_jobs)
+            } else {
+                0
+            },
         };
         if let Some(want) = slots.claim_size() {
+            tracing::debug!(want, ahead = slots.ahead, "claim sent");
             self.claims.send(&self.shared, conn.clone(), want);
         }
     }
@@ -172,11 +178,13 @@ impl Poller {
         let Some(claimed) = self.note("claiming jobs", done.result, &mut failed) else {
             return Landed::Failed;
         };
-        if claimed.iter().any(|c| {
-            c.payload
-                .as_ref()
-                .is_some_and(|p| p.len() >= REFRESH_AFTER_BYTES)
-        }) {
+        let biggest = claimed
+            .iter()
+            .filter_map(|c| c.payload.as_ref().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        self.shared.ahead.note_payload(biggest);
+        if biggest >= REFRESH_AFTER_BYTES {
             self.shared.redis.refresh_connection("big payload read");
         }
         tracing::debug!(

@@ -37,6 +37,9 @@ pub struct WorkerSettings {
     /// arq's `retry_jobs`: false makes a job that asks for a retry (or is cancelled at
     /// shutdown) fail instead.
     pub retry_jobs: bool,
+    /// While the recent jobs were short, a claim may take up to max_jobs jobs beyond the free
+    /// slots (they wait for one; at most max_jobs functions still run at once).
+    pub claim_ahead: bool,
     /// Hard cap, in bytes, of a job's decoded payload (default 256 MiB).
     pub max_job_memory: u64,
 }
@@ -67,6 +70,7 @@ impl Default for WorkerSettings {
             worker_id: None,
             health_check_key: None,
             retry_jobs: true,
+            claim_ahead: true,
             max_job_memory: DEFAULT_MAX_JOB_MEMORY,
         }
     }

@@ -2,6 +2,7 @@
 //! finisher, the leases, metrics and counters. Below the steps: claim, execute, finish,
 //! running, cron and the renewer import it; the poll loop (`worker/mod.rs`) builds it.
 
+use super::ahead::{Ahead, Permits};
 use super::execute::Outcome;
 use super::finish::Finisher;
 use super::identity::Identity;
@@ -61,6 +62,10 @@ pub(crate) struct Shared {
     pub finishing: AtomicUsize,
     /// Notified when a job's function returns (a slot is free for the next claim).
     pub slot_freed: tokio::sync::Notify,
+    /// The max_jobs permits functions run under (jobs claimed ahead wait for one).
+    pub permits: Permits,
+    /// Whether claims may go ahead of free slots (the recent jobs were short).
+    pub ahead: Ahead,
 }
 
 /// Counts a job as finishing while it lives (a guard, so a task dropped mid-finish is not

@@ -2,7 +2,9 @@
 //! only until its finish is written; that slot takes a new job meanwhile, so a claim overlaps
 //! the finish round trip instead of waiting for it. At most max_jobs functions run at once
 //! (arq's meaning of max_jobs), and at most 2 x max_jobs jobs are held (running, finishing,
-//! or asked for by a claim in flight).
+//! or asked for by a claim in flight). While the recent jobs were short, a claim may also go
+//! `ahead` of the free slots by up to max_jobs jobs, which wait for a free slot (see
+//! `ahead.rs`); the held jobs' cap grows with it.
 
 /// The slots as the poll loop sees them when it may send a claim.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +22,8 @@ pub(crate) struct Slots {
     pub claims: usize,
     /// Burst mode with max_burst_jobs: how many more jobs may start.
     pub burst_left: Option<u64>,
+    /// Jobs a claim may take beyond the free slots (0, or max_jobs while jobs are short).
+    pub ahead: usize,
 }
 
 impl Slots {
@@ -28,11 +32,14 @@ impl Slots {
     pub fn claim_size(&self) -> Option<usize> {
         let read_limit = self.read_limit.max(1);
         let finishing = self.finishing.min(self.running);
-        let run_free = self
-            .max_jobs
-            .saturating_sub(self.running - finishing + self.claiming);
-        let hold_free = (2 * self.max_jobs).saturating_sub(self.running + self.claiming);
-        let mut want = run_free.min(hold_free).min(read_limit);
+        let room = self.max_jobs + self.ahead;
+        let run_free = room.saturating_sub(self.running - finishing + self.claiming);
+        let hold_free = (2 * room).saturating_sub(self.running + self.claiming);
+        // No claim larger than max_jobs, ahead or not: its jobs start together.
+        let mut want = run_free
+            .min(hold_free)
+            .min(read_limit)
+            .min(self.max_jobs.max(1));
         if let Some(left) = self.burst_left {
             want = want.min(usize::try_from(left).unwrap_or(usize::MAX));
         }
@@ -60,6 +67,7 @@ mod tests {
             claiming,
             claims,
             burst_left: None,
+            ahead: 0,
         }
     }
 
@@ -105,6 +113,24 @@ mod tests {
             ..slots(100, 100, 10, 1)
         };
         assert_eq!(s.claim_size(), Some(10));
+    }
+
+    #[test]
+    fn claims_go_ahead_of_running_functions_while_jobs_are_short() {
+        // 100 functions running, none returned: no claim, unless ahead is allowed.
+        assert_eq!(slots(100, 0, 0, 0).claim_size(), None);
+        let ahead = |running, finishing, claiming, claims| Slots {
+            ahead: 100,
+            ..slots(running, finishing, claiming, claims)
+        };
+        assert_eq!(ahead(100, 0, 0, 0).claim_size(), Some(100));
+        // Never more than max_jobs in one claim, even from idle.
+        assert_eq!(ahead(0, 0, 0, 0).claim_size(), Some(100));
+        // A batch ahead already claimed and waiting, the running ones not returned: full.
+        assert_eq!(ahead(200, 0, 0, 0).claim_size(), None);
+        // Held jobs stay within 2 x (max_jobs + ahead).
+        assert_eq!(ahead(350, 350, 40, 1).claim_size(), None);
+        assert_eq!(ahead(300, 300, 0, 0).claim_size(), Some(100));
     }
 
     #[test]
