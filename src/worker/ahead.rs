@@ -94,22 +94,22 @@ impl Permits {
 mod tests {
     use super::*;
 
+    fn functions(a: &Ahead, n: usize, took_ms: i64) {
+        (0..n).for_each(|_| a.note(took_ms));
+    }
+
     #[test]
     fn ahead_only_after_a_streak_of_short_functions() {
         let a = Ahead::default();
         assert_eq!(a.allowed(100), 0);
-        for _ in 0..99 {
-            a.note(0);
-        }
+        functions(&a, 99, 0);
         assert_eq!(a.allowed(100), 0, "fewer short functions than max_jobs");
         a.note(4);
         assert_eq!(a.allowed(100), 100);
         // One long function stops it until a new streak.
         a.note(5);
         assert_eq!(a.allowed(100), 0);
-        for _ in 0..31 {
-            a.note(1);
-        }
+        functions(&a, 31, 1);
         assert_eq!(a.allowed(10), 0, "the streak is at least SHORT_STREAK");
         a.note(1);
         assert_eq!(a.allowed(10), 10);
