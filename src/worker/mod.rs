@@ -4,9 +4,8 @@
 //! ([`execute`] strings the middle three together; `running.rs` holds the running jobs, each
 //! fenced by its [`lease`]; the poll loop's steps are in `poll.rs`, its claims in flight in
 //! `inflight.rs`, the size of each claim in `slots.rs`, and when a claim may go ahead of the
-//! free slots in `ahead.rs`). Beside them: [`renew`],
-//! [`identity`], [`abort`], [`cron`], [`health`], `stuck` and [`wakeup`]. What they share
-//! is in [`shared`], below all of them.
+//! free slots in `ahead.rs`). Beside them: [`renew`], [`identity`], [`abort`], [`cron`],
+//! [`health`], `stuck` and [`wakeup`]. What they share is in [`shared`], below all of them.
 
 pub mod abort;
 pub mod admission;
