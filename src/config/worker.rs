@@ -69,8 +69,9 @@ pub struct WorkerFlags {
     #[arg(long, env = "LYANNA_NO_RETRY_JOBS")]
     pub no_retry_jobs: bool,
     /// Never claim jobs ahead of free slots: a claim goes out only for slots free now, as
-    /// Python arq claims (by default, while the recent jobs each took under 5 ms, a claim
-    /// may take up to max_jobs more jobs, which wait for a slot: see BENCHMARKS.md).
+    /// Python arq claims (by default, while the recent jobs each took under 5 ms and no
+    /// claimed payload reached 64 KiB, a claim may take up to max_jobs more jobs, which wait
+    /// for a slot: see BENCHMARKS.md).
     #[arg(long, env = "LYANNA_NO_CLAIM_AHEAD")]
     pub no_claim_ahead: bool,
     /// Hard cap of a job's decoded payload: bytes, or with a K, M or G suffix (binary:
